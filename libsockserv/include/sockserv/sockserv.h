@@ -1,0 +1,14 @@
+/* sockserv/sockserv.h - the whole public API of libsockserv. */
+#ifndef SOCKSERV_SOCKSERV_H
+#define SOCKSERV_SOCKSERV_H
+
+#include "address.h"
+#include "class.h"
+#include "error.h"
+#include "forking.h"
+#include "handler.h"
+#include "server.h"
+#include "sockfile.h"
+#include "threading.h"
+
+#endif
