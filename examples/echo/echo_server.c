@@ -1,0 +1,394 @@
+/* examples/echo/echo_server.c - an echo server over any of the twelve
+ * socketserver classes: --proto picks TCP or UDP, --mode the concurrency
+ * mixin, and a unix: address the unix-domain variant of the class.
+ *
+ * Signals: SIGINT and SIGTERM are blocked in every thread (the library's
+ * request threads inherit the mask) and taken by one thread with sigwait(),
+ * which calls ss_server_shutdown(): no work is ever done in a signal handler.
+ * The main thread then closes the server, which waits for the running
+ * requests, removes the unix socket file and exits 0.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <sockserv/sockserv.h>
+
+#include "cli.h"
+#include "echo_handler.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:9999"
+
+static const char usage[] =
+    "usage: echo-server [--listen ADDR] [--proto tcp|udp]\n"
+    "                   [--mode sync|threading|forking] [--verbose]\n"
+    "\n"
+    "Echoes every byte (tcp) or every datagram (udp) back to its sender.\n"
+    "\n"
+    "  --listen ADDR   HOST:PORT, [IPV6]:PORT or unix:PATH (default "
+    DEFAULT_LISTEN ");\n"
+    "                  port 0 picks a free port\n"
+    "  --proto P       tcp (default) or udp; with a unix: address, a stream\n"
+    "                  or a datagram unix socket\n"
+    "  --mode M        sync: one request at a time; threading (default): a\n"
+    "                  thread per request; forking: a process per request\n"
+    "  --verbose       one line per connection (udp: per datagram) on stderr\n"
+    "  -h, --help      this text\n"
+    "\n"
+    "When ready it prints one line, \"listening on ADDR\", with the address\n"
+    "really bound (the real port when 0 was asked).\n"
+    "\n"
+    "SIGINT or SIGTERM: stop accepting, let running requests finish, remove\n"
+    "the unix socket file, exit 0.  The same signal again: quit at once.\n"
+    "In forking mode only the server's own pid should be signalled for a\n"
+    "graceful stop: a child that gets the signal itself ends at once.\n"
+    "\n"
+    "unix:PATH: if PATH exists, the server uses it only when it is a stale\n"
+    "socket (nobody accepts on it: connect() is refused), which it removes\n"
+    "first.  A live socket, or any file that is not a socket, is left alone\n"
+    "and the server refuses to start.\n"
+    "\n"
+    "Exit status: 0 after a signal, 1 on a runtime error, 2 on a bad option\n"
+    "or an address it cannot bind.\n";
+
+enum proto { PROTO_TCP, PROTO_UDP };
+enum mode { MODE_SYNC, MODE_THREADING, MODE_FORKING };
+
+static const char *const proto_names[] = {"tcp", "udp"};
+static const char *const mode_names[] = {"sync", "threading", "forking"};
+
+typedef struct options {
+    const char *listen;
+    enum proto proto;
+    enum mode mode;
+    bool verbose;
+} options;
+
+/* [proto][mode][unix] */
+static const ss_server_class *const server_classes[2][3][2] = {
+    [PROTO_TCP] = {
+        [MODE_SYNC] = {&ss_tcp_server_class, &ss_unix_stream_server_class},
+        [MODE_THREADING] = {&ss_threading_tcp_server_class,
+                            &ss_threading_unix_stream_server_class},
+        [MODE_FORKING] = {&ss_forking_tcp_server_class,
+                          &ss_forking_unix_stream_server_class},
+    },
+    [PROTO_UDP] = {
+        [MODE_SYNC] = {&ss_udp_server_class, &ss_unix_datagram_server_class},
+        [MODE_THREADING] = {&ss_threading_udp_server_class,
+                            &ss_threading_unix_datagram_server_class},
+        [MODE_FORKING] = {&ss_forking_udp_server_class,
+                          &ss_forking_unix_datagram_server_class},
+    },
+};
+
+static int lookup(const char *const names[], int count, const char *text)
+{
+    for (int i = 0; i < count; i++)
+        if (strcmp(names[i], text) == 0)
+            return i;
+    return -1;
+}
+
+/* Returns -1 to go on, or the exit code (0 after --help). */
+static int parse_options(int argc, char **argv, options *o)
+{
+    *o = (options){.listen = DEFAULT_LISTEN, .proto = PROTO_TCP,
+                   .mode = MODE_THREADING};
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int m;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(usage, stdout);
+            return CLI_EXIT_OK;
+        }
+        if ((m = cli_match(argc, argv, &i, "--listen", &v)) != 0) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            o->listen = v;
+        } else if ((m = cli_match(argc, argv, &i, "--proto", &v)) != 0) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            int p = lookup(proto_names, 2, v);
+            if (p < 0)
+                return cli_usage_error(argv[0], "--proto: '%s' is not tcp or udp", v);
+            o->proto = (enum proto)p;
+        } else if ((m = cli_match(argc, argv, &i, "--mode", &v)) != 0) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            int p = lookup(mode_names, 3, v);
+            if (p < 0)
+                return cli_usage_error(
+                    argv[0], "--mode: '%s' is not sync, threading or forking", v);
+            o->mode = (enum mode)p;
+        } else if ((m = cli_match(argc, argv, &i, "--verbose", NULL)) != 0) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            o->verbose = true;
+        } else if (argv[i][0] == '-') {
+            return cli_usage_error(argv[0], "unknown option '%s'", argv[i]);
+        } else {
+            return cli_usage_error(argv[0], "unexpected argument '%s'", argv[i]);
+        }
+    }
+    return -1;
+}
+
+/* --- the server class: whichever of the twelve, with echo's attributes -- */
+
+static options opts;
+/* Filled in main() before the first ss_server_init(): .base is the class the
+ * flags chose, so this one class derives from any of the twelve. */
+static ss_server_class echo_server_class;
+
+static void echo_server_configure(ss_server *self)
+{
+    SS_SUPER(&echo_server_class, configure)(self);
+    /* A restarted TCP server must not wait out TIME_WAIT.  Not for UDP:
+     * there SO_REUSEADDR would let two servers share one port. */
+    if (opts.proto == PROTO_TCP && self->address_family != AF_UNIX)
+        self->allow_reuse_address = true;
+    /* Echo any datagram whole (Python's default of 8192 would cut it). */
+    self->max_packet_size = 65536;
+}
+
+/* --- the unix socket file ------------------------------------------------ */
+
+typedef struct unix_file {
+    const char *path; /* NULL: not a unix server */
+    dev_t dev;
+    ino_t ino;
+    bool bound;
+} unix_file;
+
+/* Makes PATH usable for bind(): absent, or a stale socket that is removed.
+ * Returns 0 or an exit code after printing one line. */
+static int claim_unix_path(const char *prog, const char *path, int type)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        fprintf(stderr, "%s: unix:%s: %s\n", prog, path, strerror(errno));
+        return CLI_EXIT_USAGE;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        fprintf(stderr, "%s: unix:%s: exists and is not a socket; not touching it\n",
+                prog, path);
+        return CLI_EXIT_USAGE;
+    }
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof un.sun_path) {
+        fprintf(stderr, "%s: unix:%s: path too long\n", prog, path);
+        return CLI_EXIT_USAGE;
+    }
+    strcpy(un.sun_path, path);
+    int fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        fprintf(stderr, "%s: socket: %s\n", prog, strerror(errno));
+        return CLI_EXIT_USAGE;
+    }
+    /* Non-blocking: a live server with a full backlog answers EAGAIN
+     * instead of making us wait.  Only ECONNREFUSED proves nobody is there. */
+    int rc = connect(fd, (struct sockaddr *)&un, sizeof un);
+    int e = errno;
+    close(fd);
+    if (rc == 0 || e != ECONNREFUSED) {
+        fprintf(stderr, "%s: unix:%s: %s\n", prog, path,
+                rc == 0 || e == EAGAIN || e == EPROTOTYPE
+                    ? "Address already in use (a server is bound to it)"
+                    : strerror(e));
+        return CLI_EXIT_USAGE;
+    }
+    if (unlink(path) < 0 && errno != ENOENT) {
+        fprintf(stderr, "%s: unix:%s: removing the stale socket: %s\n", prog,
+                path, strerror(errno));
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Removes the socket file if it is still the one this server bound (it may
+ * have been replaced meanwhile).  May run on two threads at once: the second
+ * unlink() just finds nothing. */
+static void remove_unix_file(const unix_file *f)
+{
+    struct stat st;
+    if (!f->path || !f->bound)
+        return;
+    if (lstat(f->path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == f->dev &&
+        st.st_ino == f->ino)
+        unlink(f->path);
+}
+
+/* --- signals ------------------------------------------------------------ */
+
+typedef struct stopper {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    ss_server *server;
+    const unix_file *file;
+    sigset_t signals;
+    int signo;        /* the first signal, 0 until one came */
+    bool in_shutdown; /* the thread is inside ss_server_shutdown() */
+    bool closing;     /* main has moved on to ss_server_close() */
+} stopper;
+
+static const char *signal_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal";
+}
+
+static void *signal_thread(void *arg)
+{
+    stopper *st = arg;
+    for (;;) {
+        int sig;
+        if (sigwait(&st->signals, &sig) != 0)
+            continue;
+        pthread_mutex_lock(&st->lock);
+        if (st->signo == 0 && !st->closing) {
+            st->signo = sig;
+            st->in_shutdown = true;
+            pthread_mutex_unlock(&st->lock);
+            /* Returns once serve_forever() has returned. */
+            ss_server_shutdown(st->server);
+            pthread_mutex_lock(&st->lock);
+            st->in_shutdown = false;
+            pthread_cond_broadcast(&st->cond);
+            pthread_mutex_unlock(&st->lock);
+            continue;
+        }
+        pthread_mutex_unlock(&st->lock);
+        /* Asked again while requests are finishing: quit now, as the
+         * signal's default action would have, leaving no socket file. */
+        remove_unix_file(st->file);
+        fprintf(stderr, "echo-server: %s again: quitting without waiting\n",
+                signal_name(sig));
+        signal(sig, SIG_DFL);
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, sig);
+        pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+        raise(sig);
+        _exit(128 + sig);
+    }
+    return NULL;
+}
+
+static size_t running_requests(ss_server *srv)
+{
+    switch (opts.mode) {
+    case MODE_THREADING:
+        return ss_threading_active_threads(srv);
+    case MODE_FORKING:
+        return ss_forking_active_children(srv, NULL, 0);
+    default:
+        return 0; /* sync: serve_forever() finished the request it had */
+    }
+}
+
+/* --- main ------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    const char *prog = "echo-server";
+
+    /* Before any thread exists, so that every thread inherits the mask. */
+    stopper st = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                  .cond = PTHREAD_COND_INITIALIZER};
+    sigemptyset(&st.signals);
+    sigaddset(&st.signals, SIGINT);
+    sigaddset(&st.signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &st.signals, NULL);
+    signal(SIGPIPE, SIG_IGN); /* a closed stdout must not kill the server */
+
+    int rc = parse_options(argc, argv, &opts);
+    if (rc >= 0)
+        return rc;
+
+    ss_addr addr;
+    ss_error err;
+    ss_error_clear(&err);
+    if (ss_addr_parse(&addr, opts.listen, &err) < 0)
+        return cli_usage_error(argv[0], "--listen: %s", err.msg);
+    bool is_unix = ss_addr_family(&addr) == AF_UNIX;
+
+    unix_file file = {0};
+    if (is_unix) {
+        file.path = ((const struct sockaddr_un *)&addr.sa)->sun_path;
+        int type = opts.proto == PROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
+        if ((rc = claim_unix_path(prog, file.path, type)) != 0)
+            return rc;
+    }
+
+    echo_settings settings = {.verbose = opts.verbose, .server_pid = getpid()};
+    echo_server_class = (ss_server_class){
+        .base = server_classes[opts.proto][opts.mode][is_unix],
+        .name = "EchoServer",
+        .configure = echo_server_configure,
+    };
+    const ss_handler_class *handler = opts.proto == PROTO_TCP
+                                          ? &echo_stream_handler_class
+                                          : &echo_datagram_handler_class;
+
+    ss_server srv;
+    if (ss_server_init(&srv, &echo_server_class, &addr, handler,
+                       SS_BIND_AND_ACTIVATE, &err) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, err.msg[0] ? err.msg : ss_strerror(err.code));
+        return CLI_EXIT_USAGE;
+    }
+    srv.data = &settings;
+    if (is_unix) {
+        struct stat sb;
+        if (lstat(file.path, &sb) == 0) {
+            file.dev = sb.st_dev;
+            file.ino = sb.st_ino;
+            file.bound = true;
+        }
+    }
+
+    st.server = &srv;
+    st.file = &file;
+    pthread_t tid;
+    if ((rc = pthread_create(&tid, NULL, signal_thread, &st)) != 0) {
+        fprintf(stderr, "%s: starting the signal thread: %s\n", prog, strerror(rc));
+        ss_server_close(&srv);
+        remove_unix_file(&file);
+        return CLI_EXIT_ERROR;
+    }
+    pthread_detach(tid); /* it lives until the process exits */
+
+    char text[SS_ADDRSTRLEN];
+    printf("listening on %s\n", ss_addr_format(&srv.server_address, text, sizeof text));
+    fflush(stdout);
+
+    rc = ss_server_serve_forever(&srv, 0.5);
+
+    /* The signal thread may still be inside ss_server_shutdown(); closing
+     * the server under it would free what it uses. */
+    pthread_mutex_lock(&st.lock);
+    while (st.in_shutdown)
+        pthread_cond_wait(&st.cond, &st.lock);
+    st.closing = true;
+    int sig = st.signo;
+    pthread_mutex_unlock(&st.lock);
+
+    /* No new client can find us from here on. */
+    remove_unix_file(&file);
+    if (rc < 0)
+        fprintf(stderr, "%s: serving stopped: %s\n", prog, ss_strerror(rc));
+    else if (sig)
+        fprintf(stderr, "%s: %s: stopped accepting; finishing %zu running request(s)\n",
+                prog, signal_name(sig), running_requests(&srv));
+    ss_server_close(&srv);
+    return rc < 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+}
