@@ -58,7 +58,7 @@ typedef struct ftpd_vfs {
  * it is trusted, not a client path) and sets the current directory to "/".
  * Returns 0 or -errno; on error nothing is left open. */
 int ftpd_vfs_init(ftpd_vfs *vfs, const char *home);
-/* Closes the home descriptor.  Safe on a zeroed or already closed vfs. */
+/* Closes the home descriptor.  Safe after a failed init or a close. */
 void ftpd_vfs_close(ftpd_vfs *vfs);
 
 /* The virtual current directory ("/" or "/a/b", no trailing slash), borrowed
