@@ -256,13 +256,6 @@ static void assert_log(err_state *st, const char *want)
     cr_assert_str_eq(ct_log_get(&st->log, buf, sizeof buf), want);
 }
 
-static void reset_log(err_state *st)
-{
-    pthread_mutex_lock(&st->log.mu);
-    st->log.text[0] = '\0';
-    pthread_mutex_unlock(&st->log.mu);
-}
-
 static void assert_handled_error(err_state *st, int code, const ss_addr *client)
 {
     pthread_mutex_lock(&st->mu);
