@@ -168,6 +168,34 @@ static bool wait_stderr(ts_proc *p, const char *needle, double timeout_s)
     }
 }
 
+/* True while pid runs: exists and is not a zombie waiting to be reaped. */
+static bool process_running(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
+/* A negative can only be watched for a while: true when pid is still
+ * running after window_s.  Used to check the server waits for its client. */
+static bool stays_running(pid_t pid, double window_s)
+{
+    double deadline = ts_now() + window_s;
+    while (ts_now() < deadline) {
+        if (!process_running(pid))
+            return false;
+        poll(NULL, 0, 10);
+    }
+    return process_running(pid);
+}
+
 static size_t count_lines(const char *text)
 {
     size_t n = 0;
@@ -522,8 +550,9 @@ static void sigterm_mid_echo_case(const char *mode, bool unix_family)
         cr_assert_lt(late, 0, "a new client could still connect");
     }
 
-    /* Answered: the server is still there for the client it had. */
+    /* Answered, and the server waits for the client it had. */
     echo_line(fd, "second half, after SIGTERM\n");
+    cr_assert(stays_running(s->proc.pid, 0.5), "the server exited under its client");
     close(fd);
     stop_expect_ok(s, 0);
 }
