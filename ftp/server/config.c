@@ -1,0 +1,280 @@
+/* ftp/server/config.c - see config.h. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ftpd_config_defaults(ftpd_config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->data_dir, sizeof c->data_dir, "./var/ftp");
+    c->concurrency = FTPD_THREADING;
+    c->max_sessions = 200;
+    c->max_sessions_per_ip = 50;
+    c->idle_timeout = 300;
+    c->data_timeout = 60;
+    c->grace_period = 10;
+    snprintf(c->banner, sizeof c->banner, "sockserv-ftpd ready");
+    c->max_line = 2048;
+    c->max_login_failures = 3;
+    c->login_fail_delay = 1.0;
+    c->hash_max_size = 0;
+    c->demo_quota = 100ull << 20;
+}
+
+static int fail(char *err, size_t cap, const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t cap, const char *where, const char *fmt, ...)
+{
+    int n = snprintf(err, cap, "%s: ", where);
+    if (n < 0 || (size_t)n >= cap)
+        n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err + n, cap - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int ftpd_config_parse_size(const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)*text))
+        return -1;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno)
+        return -1;
+    unsigned shift = 0;
+    switch (toupper((unsigned char)*end)) {
+    case '\0': break;
+    case 'K': shift = 10; end++; break;
+    case 'M': shift = 20; end++; break;
+    case 'G': shift = 30; end++; break;
+    case 'T': shift = 40; end++; break;
+    case 'B': break;
+    default: return -1;
+    }
+    if (shift && (*end == 'i' || *end == 'I'))
+        end++;
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end)
+        return -1;
+    if (shift && v > (UINT64_MAX >> shift))
+        return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+static int parse_uint(const char *v, unsigned long max, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)*v))
+        return -1;
+    unsigned long n = strtoul(v, &end, 10);
+    if (errno || *end || n > max)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static int parse_seconds(const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(d) || d < 0 || d > 86400 * 7)
+        return -1;
+    *out = d;
+    return 0;
+}
+
+static int copy(char *dst, size_t cap, const char *v)
+{
+    size_t n = strlen(v);
+    if (n >= cap)
+        return -1;
+    memcpy(dst, v, n + 1);
+    return 0;
+}
+
+int ftpd_config_set(ftpd_config *c, const char *key, const char *v,
+                    const char *where, char *err, size_t cap)
+{
+    unsigned long n;
+    if (!strcmp(key, "listen")) {
+        if (c->nlisten >= FTPD_MAX_LISTEN)
+            return fail(err, cap, where, "at most %d listen addresses",
+                        FTPD_MAX_LISTEN);
+        if (!*v || copy(c->listen[c->nlisten], sizeof c->listen[0], v) < 0)
+            return fail(err, cap, where, "bad listen address '%s'", v);
+        c->nlisten++;
+    } else if (!strcmp(key, "data_dir")) {
+        if (!*v || copy(c->data_dir, sizeof c->data_dir, v) < 0)
+            return fail(err, cap, where, "bad data_dir '%s'", v);
+    } else if (!strcmp(key, "users_file")) {
+        if (!*v || copy(c->users_file, sizeof c->users_file, v) < 0)
+            return fail(err, cap, where, "bad users_file '%s'", v);
+    } else if (!strcmp(key, "concurrency")) {
+        if (!strcmp(v, "threading"))
+            c->concurrency = FTPD_THREADING;
+        else if (!strcmp(v, "forking"))
+            c->concurrency = FTPD_FORKING;
+        else
+            return fail(err, cap, where,
+                        "concurrency must be 'threading' or 'forking', not '%s'",
+                        v);
+    } else if (!strcmp(key, "max_sessions")) {
+        if (parse_uint(v, 100000, &n) < 0 || n == 0)
+            return fail(err, cap, where, "max_sessions must be 1..100000");
+        c->max_sessions = (unsigned)n;
+    } else if (!strcmp(key, "max_sessions_per_ip")) {
+        if (parse_uint(v, 100000, &n) < 0)
+            return fail(err, cap, where,
+                        "max_sessions_per_ip must be 0..100000 (0: no limit)");
+        c->max_sessions_per_ip = (unsigned)n;
+    } else if (!strcmp(key, "idle_timeout")) {
+        if (parse_seconds(v, &c->idle_timeout) < 0 || c->idle_timeout <= 0)
+            return fail(err, cap, where, "idle_timeout must be seconds > 0");
+    } else if (!strcmp(key, "data_timeout")) {
+        if (parse_seconds(v, &c->data_timeout) < 0 || c->data_timeout <= 0)
+            return fail(err, cap, where, "data_timeout must be seconds > 0");
+    } else if (!strcmp(key, "grace_period")) {
+        if (parse_seconds(v, &c->grace_period) < 0)
+            return fail(err, cap, where, "grace_period must be seconds >= 0");
+    } else if (!strcmp(key, "pasv_ports")) {
+        unsigned lo, hi;
+        char extra;
+        if (sscanf(v, "%u-%u%c", &lo, &hi, &extra) != 2 || lo > hi ||
+            hi > 65535 || (lo == 0) != (hi == 0) || (lo && lo < 1024))
+            return fail(err, cap, where,
+                        "pasv_ports must be MIN-MAX within 1024-65535 "
+                        "(or 0-0 for any)");
+        c->pasv_min = lo;
+        c->pasv_max = hi;
+    } else if (!strcmp(key, "masquerade_address")) {
+        unsigned a, b, cc, d;
+        char extra;
+        if (*v && (sscanf(v, "%u.%u.%u.%u%c", &a, &b, &cc, &d, &extra) != 4 ||
+                   a > 255 || b > 255 || cc > 255 || d > 255))
+            return fail(err, cap, where,
+                        "masquerade_address must be an IPv4 address");
+        copy(c->masquerade_address, sizeof c->masquerade_address, v);
+    } else if (!strcmp(key, "banner")) {
+        if (copy(c->banner, sizeof c->banner, v) < 0 || strpbrk(v, "\r\n"))
+            return fail(err, cap, where, "banner too long");
+    } else if (!strcmp(key, "log_file")) {
+        if (copy(c->log_file, sizeof c->log_file, v) < 0)
+            return fail(err, cap, where, "log_file too long");
+    } else if (!strcmp(key, "xferlog_file")) {
+        if (copy(c->xferlog_file, sizeof c->xferlog_file, v) < 0)
+            return fail(err, cap, where, "xferlog_file too long");
+    } else if (!strcmp(key, "max_line_length")) {
+        if (parse_uint(v, 65536, &n) < 0 || n < 64)
+            return fail(err, cap, where, "max_line_length must be 64..65536");
+        c->max_line = n;
+    } else if (!strcmp(key, "max_login_failures")) {
+        if (parse_uint(v, 1000, &n) < 0 || n == 0)
+            return fail(err, cap, where, "max_login_failures must be 1..1000");
+        c->max_login_failures = (unsigned)n;
+    } else if (!strcmp(key, "login_fail_delay")) {
+        if (parse_seconds(v, &c->login_fail_delay) < 0 ||
+            c->login_fail_delay > 60)
+            return fail(err, cap, where,
+                        "login_fail_delay must be seconds in 0..60");
+    } else if (!strcmp(key, "hash_max_size")) {
+        if (ftpd_config_parse_size(v, &c->hash_max_size) < 0)
+            return fail(err, cap, where,
+                        "hash_max_size must be a size (0: no limit)");
+    } else if (!strcmp(key, "demo_quota")) {
+        if (ftpd_config_parse_size(v, &c->demo_quota) < 0)
+            return fail(err, cap, where, "demo_quota must be a size");
+    } else {
+        return fail(err, cap, where, "unknown key '%s'", key);
+    }
+    return 0;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+int ftpd_config_load(ftpd_config *c, const char *path, char *err, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, cap, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[4352];
+    char where[FTPD_PATH_MAX + 32];
+    unsigned lineno = 0;
+    int rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        snprintf(where, sizeof where, "%s:%u", path, lineno);
+        size_t len = strlen(line);
+        if (len == sizeof line - 1 && line[len - 1] != '\n') {
+            rc = fail(err, cap, where, "line too long");
+            break;
+        }
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            rc = fail(err, cap, where, "expected 'key = value'");
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s), *value = trim(eq + 1);
+        /* A value may be quoted to keep leading/trailing blanks (banner). */
+        size_t vl = strlen(value);
+        if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') {
+            value[vl - 1] = '\0';
+            value++;
+        }
+        if (!*key) {
+            rc = fail(err, cap, where, "missing key before '='");
+            break;
+        }
+        if ((rc = ftpd_config_set(c, key, value, where, err, cap)) < 0)
+            break;
+    }
+    if (rc == 0 && ferror(f))
+        rc = fail(err, cap, path, "read error");
+    fclose(f);
+    return rc;
+}
+
+int ftpd_config_finish(ftpd_config *c, char *err, size_t cap)
+{
+    if (c->nlisten == 0) {
+        snprintf(c->listen[0], sizeof c->listen[0], "127.0.0.1:2121");
+        c->nlisten = 1;
+    }
+    if (!c->users_file[0]) {
+        int n = snprintf(c->users_file, sizeof c->users_file, "%s/users",
+                         c->data_dir);
+        if (n < 0 || (size_t)n >= sizeof c->users_file) {
+            snprintf(err, cap, "data_dir: path too long");
+            return -1;
+        }
+    }
+    if (!c->xferlog_file[0])
+        memcpy(c->xferlog_file, c->log_file, sizeof c->log_file);
+    return 0;
+}

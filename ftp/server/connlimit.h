@@ -1,0 +1,31 @@
+/* ftp/server/connlimit.h - counts of live sessions, in total and per client
+ * host, shared by every thread and every forked session process.
+ *
+ * The table lives in an anonymous MAP_SHARED mapping made before the first
+ * fork, guarded by a process-shared mutex, so a session process that ends
+ * gives its place back to the parent's view.  A session process killed
+ * before it releases keeps its place (documented in doc/ftpd.md).
+ */
+#ifndef FTPD_CONNLIMIT_H
+#define FTPD_CONNLIMIT_H
+
+#include <stdbool.h>
+#include <sockserv/address.h>
+
+typedef struct ftpd_connlimit ftpd_connlimit;
+
+/* Maps the table.  max_total >= 1; max_per_ip 0 means no per-host limit.
+ * Returns the table or NULL (errno set). */
+ftpd_connlimit *ftpd_connlimit_create(unsigned max_total, unsigned max_per_ip);
+void ftpd_connlimit_destroy(ftpd_connlimit *cl);
+
+enum { FTPD_CL_OK = 0, FTPD_CL_FULL = 1, FTPD_CL_PER_IP = 2 };
+
+/* Takes a place for client: FTPD_CL_OK, or why not.  Any thread/process. */
+int ftpd_connlimit_acquire(ftpd_connlimit *cl, const ss_addr *client);
+/* Gives back a place taken by acquire for the same client. */
+void ftpd_connlimit_release(ftpd_connlimit *cl, const ss_addr *client);
+/* Sessions live now. */
+unsigned ftpd_connlimit_active(ftpd_connlimit *cl);
+
+#endif

@@ -1,0 +1,517 @@
+/* ftp/server/main.c - sockserv-ftpd: options, first run, one libsockserv
+ * server per listener, signals, graceful shutdown.
+ *
+ * Concurrency comes only from libsockserv: each listener is an ss_server of
+ * a ThreadingMixIn (default) or ForkingMixIn class, subclassed here only to
+ * refuse sessions past the limits with 421 (verify_request).  All listeners
+ * are attached to one libuv loop run by this thread (ss_server_attach), so
+ * one thread accepts on every address and the same loop receives SIGTERM,
+ * SIGINT and SIGHUP (uv_signal: no work in a signal handler).
+ *
+ * Shutdown (SIGTERM/SIGINT): detach every listener (no more accepts), write
+ * the stop pipe (idle sessions answer 421 and end; transfers run on), wait
+ * up to grace_period for the sessions to end, then cut the rest short
+ * (threads: their control connections are shut down; forked sessions get
+ * SIGTERM), close the servers (which wait for their threads or children)
+ * and exit 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <sockserv/sockserv.h>
+
+#include "config.h"
+#include "connlimit.h"
+#include "passwd.h"
+#include "quota.h"
+#include "session.h"
+#include "usercli.h"
+#include "users.h"
+#include "xferlog.h"
+
+#define PROG "sockserv-ftpd"
+
+/* --- the server classes: the library's mixin classes + verify_request -- */
+
+static bool refuse(ss_server *srv, ss_request *req, const ss_addr *client)
+{
+    ftpd_ctx *ctx = srv->data;
+    int r = ftpd_connlimit_acquire(ctx->limits, client);
+    if (r == FTPD_CL_OK)
+        return true;
+    const char *msg = r == FTPD_CL_FULL
+                          ? "421 Too many sessions, try again later.\r\n"
+                          : "421 Too many sessions from your address.\r\n";
+    /* A fresh socket's send buffer is empty: this never blocks. */
+    if (send(req->fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+        /* the client is gone already; nothing to tell */
+    }
+    char addr[SS_ADDRSTRLEN];
+    ftpd_log(&ctx->log, "session refused client=%s reason=%s",
+             ss_addr_format(client, addr, sizeof addr),
+             r == FTPD_CL_FULL ? "max_sessions" : "max_sessions_per_ip");
+    return false;
+}
+
+#define FTPD_SERVER_CLASS(var, basecls, cname)                                 \
+    static const ss_server_class var;                                          \
+    static bool var##_verify(ss_server *srv, ss_request *req,                  \
+                             const ss_addr *client)                            \
+    {                                                                          \
+        if (!SS_SUPER(&var, verify_request)(srv, req, client))                 \
+            return false;                                                      \
+        return refuse(srv, req, client);                                       \
+    }                                                                          \
+    static const ss_server_class var = {                                       \
+        .base = &basecls, .name = cname, .verify_request = var##_verify}
+
+FTPD_SERVER_CLASS(ftpd_threading_tcp, ss_threading_tcp_server_class,
+                  "FtpdThreadingTCPServer");
+FTPD_SERVER_CLASS(ftpd_threading_unix, ss_threading_unix_stream_server_class,
+                  "FtpdThreadingUnixServer");
+FTPD_SERVER_CLASS(ftpd_forking_tcp, ss_forking_tcp_server_class,
+                  "FtpdForkingTCPServer");
+FTPD_SERVER_CLASS(ftpd_forking_unix, ss_forking_unix_stream_server_class,
+                  "FtpdForkingUnixServer");
+
+/* --- the application ---------------------------------------------------- */
+
+typedef struct app {
+    ftpd_ctx ctx;
+    ss_server servers[FTPD_MAX_LISTEN];
+    size_t nservers;
+    uv_loop_t loop;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_timer_t tick;
+    bool stopping;
+    double deadline;
+} app;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: " PROG " [options]\n"
+            "       " PROG " [--data-dir DIR | --config FILE] user add NAME "
+            "--home DIR [--quota SIZE]\n"
+            "       " PROG " [...] user passwd NAME | user del NAME | user list\n"
+            "options:\n"
+            "  --config FILE        read key = value settings (doc/ftpd.md)\n"
+            "  --listen ADDR        HOST:PORT, [V6]:PORT or unix:PATH; repeatable\n"
+            "                       (default 127.0.0.1:2121)\n"
+            "  --data-dir DIR       default ./var/ftp\n"
+            "  --users-file FILE    default DATA_DIR/users\n"
+            "  --forking | --threading   concurrency (default threading)\n"
+            "  --log-file FILE      default stderr\n"
+            "  --set KEY=VALUE      any config key\n"
+            "  --help\n");
+}
+
+static int flag_error(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, PROG ": ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\n");
+    return 2;
+}
+
+/* Parses the options before an optional "user" subcommand.  Returns -1 to
+ * go on, else an exit status.  *sub gets the index of "user" or 0. */
+static int parse_args(int argc, char **argv, ftpd_config *c, int *sub)
+{
+    char err[FTPD_CONFIG_ERR_MAX];
+    *sub = 0;
+    /* The config file first, so that flags override it. */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "user"))
+            break;
+        if (!strcmp(argv[i], "--config")) {
+            if (i + 1 >= argc)
+                return flag_error("--config needs a file%s%s", "", "");
+            if (ftpd_config_load(c, argv[i + 1], err, sizeof err) < 0) {
+                fprintf(stderr, "%s\n", err);
+                return 2;
+            }
+            i++;
+        }
+    }
+    bool listen_flag = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *key = NULL;
+        if (!strcmp(a, "user")) {
+            *sub = i;
+            break;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--config")) {
+            i++;
+            continue;
+        } else if (!strcmp(a, "--forking") || !strcmp(a, "--threading")) {
+            c->concurrency = a[2] == 'f' ? FTPD_FORKING : FTPD_THREADING;
+            continue;
+        } else if (!strcmp(a, "--listen")) {
+            key = "listen";
+            if (!listen_flag) { /* flags replace the file's listeners */
+                c->nlisten = 0;
+                listen_flag = true;
+            }
+        } else if (!strcmp(a, "--data-dir")) {
+            key = "data_dir";
+        } else if (!strcmp(a, "--users-file")) {
+            key = "users_file";
+        } else if (!strcmp(a, "--log-file")) {
+            key = "log_file";
+        } else if (!strcmp(a, "--set")) {
+            if (!v || !strchr(v, '='))
+                return flag_error("--set needs KEY=VALUE%s%s", "", "");
+            char kv[FTPD_PATH_MAX + 64];
+            snprintf(kv, sizeof kv, "%s", v);
+            char *eq = strchr(kv, '=');
+            *eq = '\0';
+            if (ftpd_config_set(c, kv, eq + 1, "--set", err, sizeof err) < 0) {
+                fprintf(stderr, PROG ": %s\n", err);
+                return 2;
+            }
+            i++;
+            continue;
+        } else {
+            usage(stderr);
+            return flag_error("unknown option '%s'%s", a, "");
+        }
+        if (!v)
+            return flag_error("%s needs a value%s", a, "");
+        char where[64];
+        snprintf(where, sizeof where, "%s", a);
+        if (ftpd_config_set(c, key, v, where, err, sizeof err) < 0) {
+            fprintf(stderr, PROG ": %s\n", err);
+            return 2;
+        }
+        i++;
+    }
+    if (ftpd_config_finish(c, err, sizeof err) < 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return 2;
+    }
+    return -1;
+}
+
+static int mkdirs(const char *path, mode_t mode)
+{
+    char tmp[FTPD_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* A password of 16 letters and digits, uniform (rejection sampling). */
+static int random_password(char *out, size_t n)
+{
+    static const char alphabet[] =
+        "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    const size_t k = sizeof alphabet - 1;
+    size_t o = 0;
+    while (o < n) {
+        unsigned char b[32];
+        if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+            return -1;
+        for (size_t i = 0; i < sizeof b && o < n; i++)
+            if (b[i] < 256 - 256 % k)
+                out[o++] = alphabet[b[i] % k];
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/* First run: no users file yet.  Creates user demo with a random password
+ * printed once, and a curl line for the first listener. */
+static int first_run(app *a)
+{
+    ftpd_config *c = &a->ctx.cfg;
+    struct stat st;
+    if (stat(c->users_file, &st) == 0 || errno != ENOENT)
+        return 0;
+    char data_real[PATH_MAX];
+    if (!realpath(c->data_dir, data_real)) {
+        fprintf(stderr, PROG ": %s: %s\n", c->data_dir, strerror(errno));
+        return -1;
+    }
+    ftpd_user u;
+    memset(&u, 0, sizeof u);
+    snprintf(u.name, sizeof u.name, "demo");
+    int n = snprintf(u.home, sizeof u.home, "%s/home/demo", data_real);
+    if (n < 0 || (size_t)n >= sizeof u.home || mkdirs(u.home, 0750) < 0) {
+        fprintf(stderr, PROG ": cannot create %s/home/demo\n", data_real);
+        return -1;
+    }
+    u.quota = c->demo_quota;
+    char pw[17];
+    if (random_password(pw, 16) < 0 ||
+        ftpd_passwd_hash(pw, strlen(pw), u.hash, sizeof u.hash) < 0) {
+        fprintf(stderr, PROG ": cannot make a password\n");
+        return -1;
+    }
+    char err[512];
+    if (ftpd_users_file_add(c->users_file, &u, err, sizeof err) < 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return -1;
+    }
+    char addr[SS_ADDRSTRLEN] = "127.0.0.1:2121";
+    bool v6 = false;
+    for (size_t i = 0; i < a->nservers; i++) {
+        int fam = ss_addr_family(&a->servers[i].server_address);
+        if (fam == AF_INET || fam == AF_INET6) {
+            ss_addr_format(&a->servers[i].server_address, addr, sizeof addr);
+            v6 = fam == AF_INET6;
+            break;
+        }
+    }
+    char quota[32];
+    ftpd_size_format(u.quota, quota, sizeof quota);
+    printf("first run: created %s and user 'demo' (home %s, quota %s)\n",
+           c->data_dir, u.home, quota);
+    printf("password for demo (shown only now): %s\n", pw);
+    printf("try:  curl %s-u demo:%s ftp://%s/\n", v6 ? "-g " : "", pw, addr);
+    printf("      curl %s-u demo:%s -T FILE ftp://%s/\n", v6 ? "-g " : "", pw,
+           addr);
+    printf("change the password with: " PROG " user passwd demo\n");
+    fflush(stdout);
+    explicit_bzero(pw, sizeof pw);
+    return 0;
+}
+
+static void close_cb(uv_handle_t *h) { (void)h; }
+
+static void finish_shutdown(app *a)
+{
+    ftpd_ctx *ctx = &a->ctx;
+    unsigned live = ftpd_connlimit_active(ctx->limits);
+    if (live > 0) {
+        ftpd_log(&ctx->log, "grace period over: ending %u session(s)", live);
+        pthread_mutex_lock(&ctx->lock);
+        for (ftpd_session *s = ctx->sessions; s; s = s->next)
+            shutdown(s->base.connection, SHUT_RDWR);
+        pthread_mutex_unlock(&ctx->lock);
+        for (size_t i = 0; i < a->nservers; i++) {
+            if (ctx->cfg.concurrency != FTPD_FORKING)
+                continue;
+            pid_t pids[1024];
+            size_t n = ss_forking_active_children(&a->servers[i], pids, 1024);
+            for (size_t k = 0; k < n && k < 1024; k++)
+                kill(pids[k], SIGTERM);
+        }
+    }
+    for (size_t i = 0; i < a->nservers; i++) {
+        const char *path = NULL;
+        ss_addr *sa = &a->servers[i].server_address;
+        char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1] = "";
+        if (ss_addr_family(sa) == AF_UNIX) {
+            snprintf(unix_path, sizeof unix_path, "%s",
+                     ((struct sockaddr_un *)&sa->sa)->sun_path);
+            path = unix_path;
+        }
+        ss_server_close(&a->servers[i]);
+        if (path && *path)
+            unlink(path);
+    }
+    uv_close((uv_handle_t *)&a->tick, close_cb);
+    uv_close((uv_handle_t *)&a->sig_term, close_cb);
+    uv_close((uv_handle_t *)&a->sig_int, close_cb);
+    uv_close((uv_handle_t *)&a->sig_hup, close_cb);
+    ftpd_log(&ctx->log, "stopped");
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    app *a = t->data;
+    if (a->ctx.cfg.concurrency == FTPD_FORKING)
+        for (size_t i = 0; i < a->nservers; i++)
+            ss_forking_collect_children(&a->servers[i], false);
+    bool idle = ftpd_connlimit_active(a->ctx.limits) == 0;
+    if (idle || uv_now(&a->loop) / 1000.0 >= a->deadline) {
+        uv_timer_stop(t);
+        finish_shutdown(a);
+    }
+}
+
+static void begin_shutdown(app *a, int signum)
+{
+    if (a->stopping)
+        return;
+    a->stopping = true;
+    ftpd_log(&a->ctx.log, "signal %d: shutting down (grace %.1f s)", signum,
+             a->ctx.cfg.grace_period);
+    for (size_t i = 0; i < a->nservers; i++)
+        ss_server_detach(&a->servers[i]);
+    if (write(a->ctx.stop_wr, "x", 1) < 0) {
+        /* the pipe is ours and empty: cannot fail in practice */
+    }
+    a->deadline = uv_now(&a->loop) / 1000.0 + a->ctx.cfg.grace_period;
+    uv_timer_start(&a->tick, on_tick, 0, 20);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    app *a = h->data;
+    if (signum == SIGHUP) {
+        char err[512] = "";
+        int rc = ftpd_users_reload(&a->ctx.users, true, err, sizeof err);
+        if (rc < 0)
+            ftpd_log(&a->ctx.log, "SIGHUP: users file not reloaded: %s", err);
+        else
+            ftpd_log(&a->ctx.log, "SIGHUP: users file reloaded (%zu users)",
+                     ftpd_users_count(&a->ctx.users));
+        return;
+    }
+    begin_shutdown(a, signum);
+}
+
+static const ss_server_class *class_for(const ss_addr *addr,
+                                        ftpd_concurrency mode)
+{
+    bool unix_sock = ss_addr_family(addr) == AF_UNIX;
+    if (mode == FTPD_FORKING)
+        return unix_sock ? &ftpd_forking_unix : &ftpd_forking_tcp;
+    return unix_sock ? &ftpd_threading_unix : &ftpd_threading_tcp;
+}
+
+static int start_servers(app *a)
+{
+    ftpd_config *c = &a->ctx.cfg;
+    for (size_t i = 0; i < c->nlisten; i++) {
+        ss_addr addr;
+        ss_error err;
+        ss_error_clear(&err);
+        if (ss_addr_parse(&addr, c->listen[i], &err) < 0) {
+            fprintf(stderr, PROG ": listen %s: %s\n", c->listen[i], err.msg);
+            return 2;
+        }
+        ss_server *srv = &a->servers[a->nservers];
+        if (ss_server_init(srv, class_for(&addr, c->concurrency), &addr,
+                           &ftpd_session_class, 0, &err) < 0) {
+            fprintf(stderr, PROG ": listen %s: %s\n", c->listen[i], err.msg);
+            return 1;
+        }
+        srv->data = &a->ctx;
+        srv->allow_reuse_address = ss_addr_family(&addr) != AF_UNIX;
+        srv->block_on_close = true;
+        srv->daemon_threads = false;
+        srv->max_children = c->max_sessions;
+        if (ss_server_bind_and_activate(srv, &err) < 0) {
+            fprintf(stderr, PROG ": listen %s: %s\n", c->listen[i], err.msg);
+            return 1;
+        }
+        a->nservers++;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static app a; /* large (servers, config): not on the stack */
+    ftpd_config *c = &a.ctx.cfg;
+    ftpd_config_defaults(c);
+    int sub;
+    int rc = parse_args(argc, argv, c, &sub);
+    if (rc >= 0)
+        return rc;
+    if (sub)
+        return ftpd_usercli_main_file(argc - sub, argv + sub, c->users_file);
+
+    signal(SIGPIPE, SIG_IGN); /* a data peer that leaves is an EPIPE */
+    char err[1024];
+    if (mkdirs(c->data_dir, 0750) < 0) {
+        fprintf(stderr, PROG ": data_dir %s: %s\n", c->data_dir, strerror(errno));
+        return 1;
+    }
+    ftpd_ctx *ctx = &a.ctx;
+    ctx->main_pid = getpid();
+    pthread_mutex_init(&ctx->lock, NULL);
+    if (ftpd_log_open(&ctx->log, c->log_file, c->xferlog_file, err,
+                      sizeof err) < 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return 1;
+    }
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        perror(PROG ": pipe");
+        return 1;
+    }
+    ctx->stop_rd = p[0];
+    ctx->stop_wr = p[1];
+    ctx->limits = ftpd_connlimit_create(c->max_sessions, c->max_sessions_per_ip);
+    if (!ctx->limits) {
+        perror(PROG ": session table");
+        return 1;
+    }
+    if ((rc = ftpd_quota_table_create(&ctx->quota, 0)) < 0) {
+        fprintf(stderr, PROG ": quota table: %s\n", strerror(-rc));
+        return 1;
+    }
+    if ((rc = start_servers(&a)) != 0)
+        return rc;
+    if (first_run(&a) < 0)
+        return 1;
+    if (ftpd_users_init(&ctx->users, c->users_file, err, sizeof err) < 0)
+        ftpd_log(&ctx->log, "users file: %s (no logins until it is fixed)", err);
+
+    uv_loop_init(&a.loop);
+    uv_timer_init(&a.loop, &a.tick);
+    a.tick.data = &a;
+    uv_signal_t *sigs[] = {&a.sig_term, &a.sig_int, &a.sig_hup};
+    int signums[] = {SIGTERM, SIGINT, SIGHUP};
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(&a.loop, sigs[i]);
+        sigs[i]->data = &a;
+        uv_signal_start(sigs[i], on_signal, signums[i]);
+    }
+    for (size_t i = 0; i < a.nservers; i++) {
+        if ((rc = ss_server_attach(&a.servers[i], &a.loop, 0.5)) < 0) {
+            fprintf(stderr, PROG ": attach: %s\n", ss_strerror(rc));
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < a.nservers; i++) {
+        char addr[SS_ADDRSTRLEN];
+        ss_addr_format(&a.servers[i].server_address, addr, sizeof addr);
+        printf("listening on %s\n", addr);
+        ftpd_log(&ctx->log, "listening on %s (%s)", addr,
+                 c->concurrency == FTPD_FORKING ? "forking" : "threading");
+    }
+    fflush(stdout);
+
+    uv_run(&a.loop, UV_RUN_DEFAULT);
+    /* Closing the loop needs every handle closed: the servers' watchers
+     * were closed by detach; run once more for their close callbacks. */
+    uv_run(&a.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&a.loop);
+
+    ftpd_users_close(&ctx->users);
+    ftpd_quota_table_destroy(ctx->quota);
+    ftpd_connlimit_destroy(ctx->limits);
+    close(ctx->stop_rd);
+    close(ctx->stop_wr);
+    ftpd_log_close(&ctx->log);
+    return 0;
+}
