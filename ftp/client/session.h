@@ -1,0 +1,55 @@
+/* ftp/client/session.h - one logged-in FTP session: connect, greeting,
+ * login, FEAT, TYPE I, and the same again after a lost connection.
+ *
+ * Caller-allocated; _init borrows opts (which must outlive the session);
+ * single-threaded.  The password, once found, is kept for reconnects and
+ * wiped by _close. */
+#ifndef FTPC_SESSION_H
+#define FTPC_SESSION_H
+
+#include <stdbool.h>
+
+#include "args.h"
+#include "ctrl.h"
+#include "digest.h"
+
+typedef struct ftpc_session {
+    ftpc_ctrl ctrl;
+    const ftpc_opts *opts;
+    char user[128];
+    char pass[256];
+    bool have_pass;
+    char cwd[1024];      /* remote directory to return to after a reconnect */
+    /* What the server said in FEAT (and learnt since). */
+    bool feat_size, feat_rest, feat_epsv;
+    unsigned hash_algos; /* offered by HASH (ftpc_algo bits) */
+    ftpc_algo hash_cur;  /* HASH's current algorithm */
+    unsigned x_algos;    /* offered as XSHA256/XSHA1/XMD5 */
+    bool no_rang;        /* RANG refused: range checks use X* or nothing */
+    bool no_epsv;        /* EPSV failed once: go straight to PASV */
+    bool no_eprt;        /* EPRT failed once: go straight to PORT */
+} ftpc_session;
+
+void ftpc_session_init(ftpc_session *s, const ftpc_opts *opts);
+
+/* Connects, reads the greeting, logs in (USER/PASS), reads FEAT and sets
+ * TYPE I; after a reconnect it also returns to s->cwd.  Returns 0,
+ * FTPC_ERR_CONNECT, FTPC_ERR_LOGIN or FTPC_ERR_NET, with s->ctrl.err set. */
+int ftpc_session_open(ftpc_session *s);
+
+/* Closes and opens again (for retries).  Same returns as _open. */
+int ftpc_session_reopen(ftpc_session *s);
+
+/* True while the control connection is up. */
+bool ftpc_session_alive(const ftpc_session *s);
+
+/* The message of the last failure. */
+const char *ftpc_session_err(const ftpc_session *s);
+
+/* The algorithm used to verify transfers (best offered), or NONE. */
+ftpc_algo ftpc_session_algo(const ftpc_session *s);
+
+/* Sends QUIT when connected, closes, wipes the password. */
+void ftpc_session_close(ftpc_session *s);
+
+#endif
