@@ -1,7 +1,358 @@
-/* ftp/server/usercli.c - stub; the user subcommands are being written. */
+/* ftp/server/usercli.c - "sockserv-ftpd user ..." (see usercli.h). */
 #include "usercli.h"
 
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
 
-int ftpd_usercli_main(int argc, char **argv, const char *data_dir) { (void)argc; (void)argv; (void)data_dir; fputs("user: not implemented yet\n", stderr); return 1; }
-int ftpd_usercli_main_file(int argc, char **argv, const char *users_path) { (void)argc; (void)argv; (void)users_path; fputs("user: not implemented yet\n", stderr); return 1; }
+#include <openssl/crypto.h>
+
+#include "passwd.h"
+#include "quota.h"
+#include "users.h"
+
+#define PASSWORD_MAX 1024
+#define DEFAULT_QUOTA "100M"
+
+static void usage(void)
+{
+    fputs("usage: sockserv-ftpd user add NAME --home DIR [--quota SIZE]\n"
+          "       sockserv-ftpd user passwd NAME\n"
+          "       sockserv-ftpd user del NAME\n"
+          "       sockserv-ftpd user list\n"
+          "SIZE is bytes or 500K, 100M, 1G, ... or unlimited; the password is read\n"
+          "from stdin when it is not a terminal, else prompted for twice.\n",
+          stderr);
+}
+
+/* mkdir -p with mode for the missing parts. */
+static int mkdirs(const char *path, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof tmp)
+        return -ENAMETOOLONG;
+    memcpy(tmp, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (tmp[i] != '/' && tmp[i] != '\0')
+            continue;
+        char c = tmp[i];
+        tmp[i] = '\0';
+        if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+            return -errno;
+        tmp[i] = c;
+    }
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return -errno;
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+/* Reads one line from fd without stdio buffering (nothing of the password
+ * stays in a FILE buffer).  Returns its length or -1. */
+static long read_line(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    bool too_long = false;
+    for (;;) {
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (r == 0 || c == '\n')
+            break;
+        if (n + 1 < cap)
+            buf[n++] = c;
+        else
+            too_long = true;
+    }
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    return too_long ? -1 : (long)n;
+}
+
+static long prompt_no_echo(const char *prompt, char *buf, size_t cap)
+{
+    struct termios old, quiet;
+    if (tcgetattr(STDIN_FILENO, &old) < 0)
+        return -1;
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    quiet.c_lflag |= ECHONL;
+    fputs(prompt, stderr);
+    fflush(stderr);
+    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) < 0)
+        return -1;
+    long n = read_line(STDIN_FILENO, buf, cap);
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    return n;
+}
+
+/* The new password into pw (cap bytes); 0, or 1 after printing why not. */
+static int get_password(char *pw, size_t cap)
+{
+    long n;
+    if (!isatty(STDIN_FILENO)) {
+        n = read_line(STDIN_FILENO, pw, cap);
+    } else {
+        char again[PASSWORD_MAX];
+        n = prompt_no_echo("New password: ", pw, cap);
+        long m = n < 0 ? -1 : prompt_no_echo("Retype new password: ", again, sizeof again);
+        bool same = n >= 0 && m == n && strcmp(pw, again) == 0;
+        OPENSSL_cleanse(again, sizeof again);
+        if (n >= 0 && !same) {
+            fputs("user: the passwords do not match\n", stderr);
+            OPENSSL_cleanse(pw, cap);
+            return 1;
+        }
+    }
+    if (n < 0) {
+        fprintf(stderr, "user: could not read a password (at most %d bytes)\n",
+                PASSWORD_MAX - 1);
+        OPENSSL_cleanse(pw, cap);
+        return 1;
+    }
+    if (n == 0) {
+        fputs("user: empty password refused\n", stderr);
+        return 1;
+    }
+    return 0;
+}
+
+static int hash_new_password(char *hash, size_t cap)
+{
+    char pw[PASSWORD_MAX];
+    if (get_password(pw, sizeof pw) != 0)
+        return 1;
+    int rc = ftpd_passwd_hash(pw, strlen(pw), hash, cap);
+    OPENSSL_cleanse(pw, sizeof pw);
+    if (rc < 0) {
+        fprintf(stderr, "user: hashing failed: %s\n", strerror(-rc));
+        return 1;
+    }
+    return 0;
+}
+
+static int find_user(const char *users_path, const char *name, ftpd_user *out)
+{
+    ftpd_user *v;
+    size_t n;
+    char err[512];
+    if (ftpd_users_parse_file(users_path, &v, &n, err, sizeof err) < 0) {
+        fprintf(stderr, "user: %s\n", err);
+        return -1;
+    }
+    int rc = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v[i].name, name) == 0) {
+            if (out)
+                *out = v[i];
+            rc = 0;
+        }
+    }
+    free(v);
+    return rc;
+}
+
+static int cmd_add(int argc, char **argv, const char *users_path)
+{
+    const char *name = NULL, *home = NULL, *quota = DEFAULT_QUOTA;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--home") == 0 && i + 1 < argc)
+            home = argv[++i];
+        else if (strncmp(a, "--home=", 7) == 0)
+            home = a + 7;
+        else if (strcmp(a, "--quota") == 0 && i + 1 < argc)
+            quota = argv[++i];
+        else if (strncmp(a, "--quota=", 8) == 0)
+            quota = a + 8;
+        else if (a[0] != '-' && !name)
+            name = a;
+        else {
+            fprintf(stderr, "user add: unexpected argument '%s'\n", a);
+            usage();
+            return 2;
+        }
+    }
+    if (!name || !home) {
+        fputs("user add: NAME and --home DIR are required\n", stderr);
+        usage();
+        return 2;
+    }
+    ftpd_user u;
+    memset(&u, 0, sizeof u);
+    if (ftpd_user_name_check(name) < 0) {
+        fprintf(stderr, "user add: bad name '%s' (1-%d of letters, digits, '.', '_', '-')\n",
+                name, FTPD_USER_NAME_MAX);
+        return 2;
+    }
+    if (ftpd_size_parse(quota, &u.quota) < 0) {
+        fprintf(stderr, "user add: bad quota '%s' (bytes, or 500K, 100M, 1G, unlimited)\n", quota);
+        return 2;
+    }
+    int k = find_user(users_path, name, NULL);
+    if (k < 0)
+        return 1;
+    if (k == 0) {
+        fprintf(stderr, "user add: user %s already exists\n", name);
+        return 1;
+    }
+    int rc = mkdirs(home, 0750);
+    if (rc < 0) {
+        fprintf(stderr, "user add: home %s: %s\n", home, strerror(-rc));
+        return 1;
+    }
+    char *real = realpath(home, NULL);
+    if (!real || ftpd_user_home_check(real) < 0) {
+        fprintf(stderr, "user add: home %s: %s\n", home,
+                real ? "may not contain ':' or a newline" : strerror(errno));
+        free(real);
+        return 1;
+    }
+    strcpy(u.name, name);
+    strcpy(u.home, real);
+    free(real);
+    if (hash_new_password(u.hash, sizeof u.hash) != 0)
+        return 1;
+    char err[512];
+    rc = ftpd_users_file_add(users_path, &u, err, sizeof err);
+    OPENSSL_cleanse(u.hash, sizeof u.hash);
+    if (rc < 0) {
+        fprintf(stderr, "user add: %s\n", err);
+        return 1;
+    }
+    char q[32];
+    ftpd_size_format(u.quota, q, sizeof q);
+    printf("user %s added (home %s, quota %s)\n", u.name, u.home, q);
+    return 0;
+}
+
+static int cmd_passwd(int argc, char **argv, const char *users_path)
+{
+    if (argc != 3) {
+        usage();
+        return 2;
+    }
+    const char *name = argv[2];
+    int k = find_user(users_path, name, NULL);
+    if (k != 0) {
+        if (k > 0)
+            fprintf(stderr, "user passwd: no user %s\n", name);
+        return 1;
+    }
+    char hash[FTPD_PASSWD_HASH_MAX];
+    if (hash_new_password(hash, sizeof hash) != 0)
+        return 1;
+    char err[512];
+    int rc = ftpd_users_file_set_hash(users_path, name, hash, err, sizeof err);
+    OPENSSL_cleanse(hash, sizeof hash);
+    if (rc < 0) {
+        fprintf(stderr, "user passwd: %s\n", err);
+        return 1;
+    }
+    printf("password of %s changed\n", name);
+    return 0;
+}
+
+static int cmd_del(int argc, char **argv, const char *users_path)
+{
+    if (argc != 3) {
+        usage();
+        return 2;
+    }
+    char err[512];
+    int rc = ftpd_users_file_del(users_path, argv[2], err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "user del: %s\n", err);
+        return rc == -EINVAL && ftpd_user_name_check(argv[2]) < 0 ? 2 : 1;
+    }
+    printf("user %s deleted (the home directory was left in place)\n", argv[2]);
+    return 0;
+}
+
+static int cmd_list(int argc, char **argv, const char *users_path)
+{
+    (void)argv;
+    if (argc != 2) {
+        usage();
+        return 2;
+    }
+    ftpd_user *v;
+    size_t n;
+    char err[512];
+    if (ftpd_users_parse_file(users_path, &v, &n, err, sizeof err) < 0) {
+        fprintf(stderr, "user list: %s\n", err);
+        return 1;
+    }
+    printf("%-20s %12s %14s  %s\n", "NAME", "QUOTA", "USED", "HOME");
+    for (size_t i = 0; i < n; i++) {
+        char home[FTPD_USER_HOME_MAX], q[32], used[32];
+        if (ftpd_user_home_resolve(users_path, v[i].home, home, sizeof home) < 0)
+            snprintf(home, sizeof home, "%s", v[i].home);
+        ftpd_size_format(v[i].quota, q, sizeof q);
+        uint64_t bytes;
+        if (ftpd_quota_walk(home, &bytes) == 0)
+            snprintf(used, sizeof used, "%" PRIu64, bytes);
+        else
+            snprintf(used, sizeof used, "-");
+        printf("%-20s %12s %14s  %s\n", v[i].name, q, used, home);
+    }
+    free(v);
+    return 0;
+}
+
+int ftpd_usercli_main_file(int argc, char **argv, const char *users_path)
+{
+    if (argc < 2 || !users_path) {
+        usage();
+        return 2;
+    }
+    const char *sub = argv[1];
+    int rc;
+    if (strcmp(sub, "add") == 0)
+        rc = cmd_add(argc, argv, users_path);
+    else if (strcmp(sub, "passwd") == 0)
+        rc = cmd_passwd(argc, argv, users_path);
+    else if (strcmp(sub, "del") == 0)
+        rc = cmd_del(argc, argv, users_path);
+    else if (strcmp(sub, "list") == 0)
+        rc = cmd_list(argc, argv, users_path);
+    else {
+        fprintf(stderr, "user: unknown subcommand '%s'\n", sub);
+        usage();
+        rc = 2;
+    }
+    fflush(stdout);
+    return rc;
+}
+
+int ftpd_usercli_main(int argc, char **argv, const char *data_dir)
+{
+    if (!data_dir || !*data_dir) {
+        fputs("user: no data directory\n", stderr);
+        return 2;
+    }
+    int rc = mkdirs(data_dir, 0750);
+    if (rc < 0) {
+        fprintf(stderr, "user: data directory %s: %s\n", data_dir, strerror(-rc));
+        return 1;
+    }
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s", data_dir, FTPD_USERS_FILE_NAME) >= (int)sizeof path) {
+        fputs("user: data directory path too long\n", stderr);
+        return 2;
+    }
+    return ftpd_usercli_main_file(argc, argv, path);
+}
