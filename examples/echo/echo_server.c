@@ -4,7 +4,7 @@
  *
  * Signals: SIGINT and SIGTERM are blocked in every thread (the library's
  * request threads inherit the mask) and taken by one thread with sigwait(),
- * which calls ss_server_shutdown(): no work is ever done in a signal handler.
+ * which has ss_server_shutdown() called: no work is done in a signal handler.
  * The main thread then closes the server, which waits for the running
  * requests, removes the unix socket file and exits 0.
  */
@@ -238,13 +238,27 @@ typedef struct stopper {
     const unix_file *file;
     sigset_t signals;
     int signo;        /* the first signal, 0 until one came */
-    bool in_shutdown; /* the thread is inside ss_server_shutdown() */
+    bool in_shutdown; /* a thread is inside ss_server_shutdown() */
     bool closing;     /* main has moved on to ss_server_close() */
 } stopper;
 
 static const char *signal_name(int sig)
 {
     return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal";
+}
+
+/* ss_server_shutdown() waits until serve_forever() has returned, which in
+ * sync mode is after the running request: on a thread of its own, so the
+ * signal thread stays free to take a second signal meanwhile. */
+static void *shutdown_thread(void *arg)
+{
+    stopper *st = arg;
+    ss_server_shutdown(st->server);
+    pthread_mutex_lock(&st->lock);
+    st->in_shutdown = false;
+    pthread_cond_broadcast(&st->cond);
+    pthread_mutex_unlock(&st->lock);
+    return NULL;
 }
 
 static void *signal_thread(void *arg)
@@ -259,12 +273,13 @@ static void *signal_thread(void *arg)
             st->signo = sig;
             st->in_shutdown = true;
             pthread_mutex_unlock(&st->lock);
-            /* Returns once serve_forever() has returned. */
-            ss_server_shutdown(st->server);
-            pthread_mutex_lock(&st->lock);
-            st->in_shutdown = false;
-            pthread_cond_broadcast(&st->cond);
-            pthread_mutex_unlock(&st->lock);
+            fprintf(stderr, "echo-server: %s: shutting down (the same signal "
+                            "again quits at once)\n", signal_name(sig));
+            pthread_t tid;
+            if (pthread_create(&tid, NULL, shutdown_thread, st) == 0)
+                pthread_detach(tid);
+            else
+                shutdown_thread(st); /* no second signal then, but a stop */
             continue;
         }
         pthread_mutex_unlock(&st->lock);
@@ -373,7 +388,7 @@ int main(int argc, char **argv)
 
     rc = ss_server_serve_forever(&srv, 0.5);
 
-    /* The signal thread may still be inside ss_server_shutdown(); closing
+    /* The shutdown thread may still be inside ss_server_shutdown(); closing
      * the server under it would free what it uses. */
     pthread_mutex_lock(&st.lock);
     while (st.in_shutdown)
@@ -387,8 +402,8 @@ int main(int argc, char **argv)
     if (rc < 0)
         fprintf(stderr, "%s: serving stopped: %s\n", prog, ss_strerror(rc));
     else if (sig)
-        fprintf(stderr, "%s: %s: stopped accepting; finishing %zu running request(s)\n",
-                prog, signal_name(sig), running_requests(&srv));
+        fprintf(stderr, "%s: stopped accepting; finishing %zu running request(s)\n",
+                prog, running_requests(&srv));
     ss_server_close(&srv);
     return rc < 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 }
