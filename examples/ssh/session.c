@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,8 +40,10 @@ static const char *const needs_terminal[] = {
 static void configure(ss_handler *self)
 {
     SS_SUPER(&ssh_session_class, configure)(self);
-    /* Small frames (a prompt's output, a Ctrl-C) must go out at once. */
-    ((ss_stream_handler *)self)->disable_nagle_algorithm = true;
+    /* Small frames (a prompt's output, a Ctrl-C) must go out at once.
+     * TCP only: setup() fails on a unix socket that is asked for it. */
+    if (self->server->address_family != AF_UNIX)
+        ((ss_stream_handler *)self)->disable_nagle_algorithm = true;
 }
 
 /* --- built-ins ---------------------------------------------------------- */

@@ -240,13 +240,16 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     rc = ss_server_serve_forever(&srv, 0.5);
-    if (rc < 0)
+    if (rc < 0) {
         fprintf(stderr, "ssh-demo-server: %s\n", ss_strerror(rc));
+        /* No signal came: the thread still waits in sigwait(). */
+        pthread_cancel(tid);
+    }
+    /* serve_forever() returned 0 because the signal thread asked it to;
+     * that thread may still be inside ss_server_shutdown(), which uses the
+     * server: it must be out before ss_server_close() frees the state. */
+    pthread_join(tid, NULL);
     ss_server_close(&srv);
-    if (rc == 0)
-        pthread_join(tid, NULL);
-    else
-        pthread_detach(tid);
     if (is_unix) {
         const struct sockaddr_un *un = (const struct sockaddr_un *)&addr.sa;
         unlink(un->sun_path);
