@@ -317,9 +317,11 @@ int main(int argc, char **argv)
 {
     const char *prog = "echo-server";
 
-    /* Before any thread exists, so that every thread inherits the mask. */
-    stopper st = {.lock = PTHREAD_MUTEX_INITIALIZER,
-                  .cond = PTHREAD_COND_INITIALIZER};
+    /* Static, like everything the signal thread can reach: it may still run
+     * while main() returns and the process exits. */
+    static stopper st = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                         .cond = PTHREAD_COND_INITIALIZER};
+    /* Blocked before any thread exists, so that every thread inherits it. */
     sigemptyset(&st.signals);
     sigaddset(&st.signals, SIGINT);
     sigaddset(&st.signals, SIGTERM);
@@ -330,14 +332,14 @@ int main(int argc, char **argv)
     if (rc >= 0)
         return rc;
 
-    ss_addr addr;
+    static ss_addr addr;
     ss_error err;
     ss_error_clear(&err);
     if (ss_addr_parse(&addr, opts.listen, &err) < 0)
         return cli_usage_error(argv[0], "--listen: %s", err.msg);
     bool is_unix = ss_addr_family(&addr) == AF_UNIX;
 
-    unix_file file = {0};
+    static unix_file file;
     if (is_unix) {
         file.path = ((const struct sockaddr_un *)&addr.sa)->sun_path;
         int type = opts.proto == PROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
@@ -345,7 +347,8 @@ int main(int argc, char **argv)
             return rc;
     }
 
-    echo_settings settings = {.verbose = opts.verbose, .server_pid = getpid()};
+    static echo_settings settings;
+    settings = (echo_settings){.verbose = opts.verbose, .server_pid = getpid()};
     echo_server_class = (ss_server_class){
         .base = server_classes[opts.proto][opts.mode][is_unix],
         .name = "EchoServer",
@@ -355,7 +358,7 @@ int main(int argc, char **argv)
                                           ? &echo_stream_handler_class
                                           : &echo_datagram_handler_class;
 
-    ss_server srv;
+    static ss_server srv;
     if (ss_server_init(&srv, &echo_server_class, &addr, handler,
                        SS_BIND_AND_ACTIVATE, &err) < 0) {
         fprintf(stderr, "%s: %s\n", prog, err.msg[0] ? err.msg : ss_strerror(err.code));
