@@ -21,12 +21,42 @@ double ftpd_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The plain data transport: the data socket is non-blocking and the
+ * transfer loop polls it, so EAGAIN must come back as -EAGAIN (the
+ * library's plain transport reads EAGAIN as an SO_RCVTIMEO timeout). */
+static ssize_t plain_recv(ss_transport *t, void *buf, size_t n)
+{
+    for (;;) {
+        ssize_t r = recv(t->fd, buf, n, MSG_DONTWAIT);
+        if (r < 0 && errno == EINTR)
+            continue;
+        return r < 0 ? -errno : r;
+    }
+}
+
+static ssize_t plain_send(ss_transport *t, const void *buf, size_t n)
+{
+    for (;;) {
+        ssize_t r = send(t->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r < 0 && errno == EINTR)
+            continue;
+        return r < 0 ? -errno : r;
+    }
+}
+
+static void plain_init(ss_transport *t, int fd)
+{
+    t->recv = plain_recv;
+    t->send = plain_send;
+    t->fd = fd;
+}
+
 void ftpd_datachan_init(ftpd_datachan *dc)
 {
     memset(dc, 0, sizeof *dc);
     dc->listen_fd = -1;
     dc->fd = -1;
-    ss_transport_init_fd(&dc->plain, -1);
+    plain_init(&dc->plain, -1);
     dc->io = &dc->plain;
     dc->plain_io = true;
 }
@@ -36,7 +66,7 @@ void ftpd_datachan_close_conn(ftpd_datachan *dc)
     if (dc->fd >= 0)
         close(dc->fd);
     dc->fd = -1;
-    ss_transport_init_fd(&dc->plain, -1);
+    plain_init(&dc->plain, -1);
     dc->io = &dc->plain;
     dc->plain_io = true;
 }
@@ -180,7 +210,7 @@ static void adopt(ftpd_datachan *dc, int fd)
     if (fl >= 0)
         fcntl(fd, F_SETFL, fl | O_NONBLOCK);
     dc->fd = fd;
-    ss_transport_init_fd(&dc->plain, fd);
+    plain_init(&dc->plain, fd);
     dc->io = &dc->plain;
     dc->plain_io = true;
 }
