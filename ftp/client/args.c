@@ -18,6 +18,7 @@ const char ftpc_usage[] =
     "  --retries N        reconnect and resume up to N times (default 3)\n"
     "  --retry-delay S    seconds to wait before a reconnect (default 1)\n"
     "  --timeout S        longest wait for the server, seconds (default 30)\n"
+    "  --limit-rate N     at most N bytes/s per transfer (suffix K, M, G)\n"
     "  --active           active mode (EPRT/PORT) instead of EPSV/PASV\n"
     "  -q, --quiet        no progress bar and no summary line\n"
     "  -v, --verbose      show the FTP commands and replies\n"
@@ -80,6 +81,25 @@ int ftpc_args_parse(ftpc_opts *o, int argc, char **argv, char *err, size_t cap)
             if (number(a, v, 0.1, 86400, &d, err, cap) < 0)
                 return -1;
             o->timeout_s = d;
+            i++;
+        } else if (strcmp(a, "--limit-rate") == 0) {
+            char *end;
+            d = v ? strtod(v, &end) : -1;
+            if (!v || end == v || d <= 0) {
+                snprintf(err, cap, "--limit-rate needs a positive rate");
+                return -1;
+            }
+            if (*end == 'k' || *end == 'K')
+                d *= 1024, end++;
+            else if (*end == 'm' || *end == 'M')
+                d *= 1024 * 1024, end++;
+            else if (*end == 'g' || *end == 'G')
+                d *= 1024.0 * 1024 * 1024, end++;
+            if (*end) {
+                snprintf(err, cap, "--limit-rate: bad rate '%s'", v);
+                return -1;
+            }
+            o->limit_rate = d;
             i++;
         } else if (strcmp(a, "--active") == 0) {
             o->active = true;

@@ -16,6 +16,7 @@ typedef struct ftpc_opts {
     int retries;          /* --retries N: reconnects after a lost connection */
     double retry_delay_s; /* --retry-delay S: pause before each reconnect */
     double timeout_s;     /* --timeout S: longest wait for the server */
+    double limit_rate;    /* --limit-rate N[K|M|G]: bytes/s per transfer, 0 none */
     bool active;          /* --active: PORT/EPRT instead of EPSV/PASV */
     bool quiet;           /* --quiet: no progress bar, no summary */
     bool verbose;         /* -v: protocol trace on stderr */

@@ -164,8 +164,11 @@ int ftpc_ctrl_cmd(ftpc_ctrl *c, const char *fmt, ...)
 int ftpc_ctrl_fail(ftpc_ctrl *c, int status, const char *what)
 {
     /* The last line carries the reason in every server seen so far. */
-    snprintf(c->err, sizeof c->err, "%.400s: %d %.500s", what, c->reply.code,
-             c->reply.last);
+    if (what)
+        snprintf(c->err, sizeof c->err, "%.400s: %d %.500s", what, c->reply.code,
+                 c->reply.last);
+    else
+        snprintf(c->err, sizeof c->err, "%d %.500s", c->reply.code, c->reply.last);
     return status;
 }
 

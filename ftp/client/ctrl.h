@@ -50,7 +50,8 @@ int ftpc_ctrl_read(ftpc_ctrl *c);
 int ftpc_ctrl_cmd(ftpc_ctrl *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Sets err to "what: <last reply text>" and returns status. */
+/* Sets err to "what: NNN <last reply line>" (just "NNN ..." when what is
+ * NULL) and returns status. */
 int ftpc_ctrl_fail(ftpc_ctrl *c, int status, const char *what);
 
 void ftpc_ctrl_close(ftpc_ctrl *c);

@@ -27,14 +27,16 @@ typedef struct command {
     const char *usage, *help;
 } command;
 
-/* Checks a reply class; on anything else records "what: NNN text". */
+/* Checks a reply class; on anything else records "NNN text" (the error
+ * line printed by ftpc_shell_run already names the command). */
 static int expect(ftpc_session *s, int code, int want_class, const char *what)
 {
     if (code < 0)
         return code;
     if (code / 100 == want_class)
         return 0;
-    return ftpc_ctrl_fail(&s->ctrl, FTPC_ERR_REMOTE, what);
+    (void)what; /* the caller's message already names the command */
+    return ftpc_ctrl_fail(&s->ctrl, FTPC_ERR_REMOTE, NULL);
 }
 
 /* LIST/NLST: sends the data either to out (when not NULL) or into buf. */
@@ -49,8 +51,7 @@ static int listing(ftpc_session *s, const char *verb, const char *path,
                     : ftpc_ctrl_cmd(&s->ctrl, "%s", verb);
     if (code < 0 || code / 100 != 1) {
         ftpc_data_close(&d);
-        return code < 0 ? code : ftpc_ctrl_fail(&s->ctrl, FTPC_ERR_REMOTE,
-                                                path ? path : verb);
+        return code < 0 ? code : ftpc_ctrl_fail(&s->ctrl, FTPC_ERR_REMOTE, NULL);
     }
     r = ftpc_data_ready(s, &d);
     char chunk[16384];
@@ -520,7 +521,9 @@ int ftpc_shell_run(ftpc_session *s, int argc, char **argv)
         break;
     }
     if (r < 0)
-        fprintf(stderr, "sockserv-ftp: %s: %s\n", argv[0], ftpc_session_err(s));
+        fprintf(stderr, "sockserv-ftp: %s%s%s: %s\n", argv[0], argc > 1 ? " " : "",
+                argc > 1 ? argv[argc > 2 && strcmp(argv[1], "-c") == 0 ? 2 : 1] : "",
+                ftpc_session_err(s));
     return r;
 }
 

@@ -36,6 +36,30 @@ static void note(const ftpc_session *s, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+/* --limit-rate: the chunk size that keeps the pace smooth, and the pause
+ * that keeps the average at the limit.  This transfer's bytes only. */
+static size_t chunk_for(const ftpc_session *s)
+{
+    double lim = s->opts->limit_rate;
+    if (lim <= 0 || lim / 20 >= BUF_SIZE)
+        return BUF_SIZE;
+    return lim / 20 < 1024 ? 1024 : (size_t)(lim / 20);
+}
+
+static void pace(const ftpc_session *s, const ftpc_progress *bar)
+{
+    double lim = s->opts->limit_rate;
+    if (lim <= 0)
+        return;
+    double ahead = (double)(bar->done - bar->start) / lim - (ftpc_now() - bar->t0);
+    if (ahead > 0) {
+        struct timespec ts = {(time_t)ahead,
+                              (long)((ahead - (double)(time_t)ahead) * 1e9)};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+    }
+}
+
 static int local_fail(ftpc_session *s, const char *what, const char *path)
 {
     snprintf(s->ctrl.err, sizeof s->ctrl.err, "%s %s: %s", what, path,
@@ -210,7 +234,7 @@ static int get_once(ftpc_session *s, get_state *g)
         ftpc_data_close(&d);
         return local_fail(s, "truncate", g->part);
     }
-    r = start_reply(s, ftpc_ctrl_cmd(&s->ctrl, "RETR %s", g->remote), g->remote);
+    r = start_reply(s, ftpc_ctrl_cmd(&s->ctrl, "RETR %s", g->remote), NULL);
     if (r == 0)
         r = ftpc_data_ready(s, &d);
     if (r < 0) {
@@ -223,7 +247,7 @@ static int get_once(ftpc_session *s, get_state *g)
     uint64_t pos = offset;
     size_t cmp_done = 0;
     for (;;) {
-        ssize_t n = ftpc_stream_read(&d.io, g->buf, BUF_SIZE, s->ctrl.timeout_s);
+        ssize_t n = ftpc_stream_read(&d.io, g->buf, chunk_for(s), s->ctrl.timeout_s);
         if (n == 0)
             break;
         if (n < 0) {
@@ -268,9 +292,10 @@ static int get_once(ftpc_session *s, get_state *g)
         }
         ftpc_digest_update(&g->dg, g->buf, (size_t)n);
         ftpc_progress_update(&bar, pos);
+        pace(s, &bar);
     }
     ftpc_data_close(&d);
-    r = final_reply(s, g->remote);
+    r = final_reply(s, NULL);
     if (r == 0 && total >= 0 && pos < (uint64_t)total) {
         snprintf(s->ctrl.err, sizeof s->ctrl.err,
                  "the transfer ended at byte %" PRIu64 " of %" PRId64, pos, total);
@@ -491,7 +516,7 @@ static int put_once(ftpc_session *s, void *arg)
         appe = true;
     }
     code = ftpc_ctrl_cmd(&s->ctrl, "%s %s", appe ? "APPE" : "STOR", p->remote);
-    r = start_reply(s, code, p->remote);
+    r = start_reply(s, code, NULL);
     if (r == 0)
         r = ftpc_data_ready(s, &d);
     if (r < 0) {
@@ -502,7 +527,7 @@ static int put_once(ftpc_session *s, void *arg)
     ftpc_progress_start(&bar, p->local, (int64_t)p->size, offset, s->opts->quiet);
     uint64_t pos = offset;
     while (pos < p->size) {
-        size_t want = p->size - pos < BUF_SIZE ? (size_t)(p->size - pos) : BUF_SIZE;
+        size_t want = p->size - pos < chunk_for(s) ? (size_t)(p->size - pos) : chunk_for(s);
         ssize_t n = pread(p->fd, p->buf, want, (off_t)pos);
         if (n < 0 && errno == EINTR)
             continue;
@@ -526,9 +551,10 @@ static int put_once(ftpc_session *s, void *arg)
         ftpc_digest_update(&p->dg, p->buf, (size_t)n);
         pos += (uint64_t)n;
         ftpc_progress_update(&bar, pos);
+        pace(s, &bar);
     }
     ftpc_data_close(&d);
-    r = final_reply(s, p->remote);
+    r = final_reply(s, NULL);
     if (r < 0) {
         ftpc_progress_clear(&bar);
         return r;
