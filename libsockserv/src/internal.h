@@ -1,0 +1,76 @@
+/* internal.h - what the library's files share and users never see. */
+#ifndef SOCKSERV_INTERNAL_H
+#define SOCKSERV_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <sockserv/handler.h>
+#include <sockserv/server.h>
+
+struct ss_watch;      /* loop.c: the libuv handles watching one server */
+struct ss_thread_rec; /* threading.c: one request thread */
+
+/* A server's private state.  `lock` guards everything below it that more
+ * than one thread touches: the shutdown handshake, the thread list and the
+ * child list. */
+struct ss_server_priv {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+
+    /* shutdown handshake (Python's __shutdown_request / __is_shut_down) */
+    bool shutdown_request;
+    bool is_shut_down;
+    bool serving;          /* serve_forever running, or attached */
+    pthread_t serving_thread;
+    struct ss_watch *watch; /* live while serving or attached */
+    int fatal_code;         /* a fatal error that stopped the loop */
+    bool accept_failing;    /* an unexpected accept error was reported */
+
+    /* ThreadingMixIn */
+    struct ss_thread_rec *threads;
+    size_t active_threads;
+
+    /* ForkingMixIn */
+    pid_t *children;
+    size_t nchildren, cap_children;
+};
+
+/* Handles what the server's descriptor has ready, at most `budget`
+ * requests (1 for handle_request).  Returns 0, or a fatal error's code;
+ * *exhausted tells the loop that descriptors ran out (EMFILE) so it must
+ * pause watching. */
+int ss__handle_ready(ss_server *s, unsigned budget, bool *exhausted);
+
+/* Reads the shutdown flag (any thread). */
+bool ss__shutdown_requested(ss_server *s);
+
+/* loop.c */
+int ss__watch_start(ss_server *s, void *loop, double poll_interval,
+                    bool own_loop);
+void ss__watch_stop(ss_server *s);
+/* Wakes a serve_forever loop so it sees the shutdown flag.  Called with
+ * priv->lock held. */
+void ss__watch_wake(ss_server *s);
+
+/* Fills in err for a code that came back without a message. */
+void ss__error_default(ss_error *err, int code, const char *what);
+
+/* sys.c: system calls with EINTR retried, CLOEXEC set, and messages. */
+int ss__set_nonblock(int fd, bool on);
+int ss__close(int fd);
+
+/* Class resolution: copies cls into *out with every NULL slot filled from
+ * its bases. */
+void ss__resolve_server_class(ss_server_class *out, const ss_server_class *cls);
+
+/* True when cls is base or derives from it. */
+bool ss__class_derives(const void *cls, const void *base);
+
+/* The stream/datagram handlers' buffers, released whatever way the request
+ * went (setup may fail after the base setup made them). */
+void ss__stream_handler_release(ss_handler *h);
+void ss__datagram_handler_release(ss_handler *h);
+
+#endif
