@@ -28,6 +28,7 @@ static void setup(void)
     cr_assert_eq(mkdir(local, 0755), 0);
     char data[600];
     snprintf(data, sizeof data, "%s/data", dir);
+    cr_assert_eq(mkdir(data, 0750), 0); /* user add wants it to exist */
     char *add[] = {(char *)bin, "--data-dir", data, "user", "add", "alice",
                    "--home", home, "--quota", "1G", NULL};
     char out[4096], err[4096];
