@@ -1,7 +1,6 @@
 /* tests/core/coretest.c - see coretest.h. */
 #include "coretest.h"
 
-#include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -2,7 +2,6 @@
  * make the loop spin on the still-readable listening socket (the 100 % CPU
  * bug of a naive accept loop), and once descriptors are free again new
  * clients are served. */
-#include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,6 +1,5 @@
 /* Addresses as text and back (the C side of CPython's test_tcpserver_bind_leak
  * rejects bad ports in the parser), and the error record. */
-#include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>

@@ -1,6 +1,5 @@
 /* Several servers on one libuv loop the user runs (what Python users do with
  * fileno() and selectors): ss_server_attach / ss_server_detach. */
-#include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>

@@ -3,7 +3,6 @@
  * bind_and_activate off, and a failed bind that closes the server again
  * through the most-derived server_close and leaks no descriptor
  * (bpo-22435, CPython's test_tcpserver_bind_leak). */
-#include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>

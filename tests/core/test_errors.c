@@ -5,7 +5,6 @@
  * handle_error() and stops a sync server; verify_request refusing a client
  * shuts the request down exactly once (bpo-26309); a failing setup skips
  * handle and finish. */
-#include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -35,6 +34,7 @@ typedef struct {
     ss_addr last_client;
     bool fd_open_in_handle_error;
     ct_pipe pipe; /* forking: the child reports handle_error here */
+    const ss_server_class *defining; /* the tracing class in use */
 } err_state;
 
 static err_state *state(ss_server *s) { return s->data; }
@@ -58,8 +58,10 @@ static void tr_handle_error(ss_server *s, ss_request *r, const ss_addr *c,
     .shutdown_request = tr_shutdown_request,                                   \
     .close_request = tr_close_request, .handle_error = tr_handle_error
 
-/* One tracing class per base; each override's super call must name its own
- * class, so the class is looked up from the instance's chain below. */
+/* One tracing class per base, sharing the overrides below.  A super call
+ * must name the class that defines the running method, never the instance's
+ * class; shared overrides get it from the state (`defining`), which start()
+ * sets to the tracing class the server was made of. */
 static const ss_server_class tracing_tcp = {
     .base = &ss_tcp_server_class, .name = "TracingTCPServer", TRACING_SLOTS};
 static const ss_server_class tracing_threading_tcp = {
@@ -71,9 +73,7 @@ static const ss_server_class tracing_forking_tcp = {
 static const ss_server_class tracing_udp = {
     .base = &ss_udp_server_class, .name = "TracingUDPServer", TRACING_SLOTS};
 
-/* The tracing class this instance was made from (it is the instance's class
- * itself: none of these is derived from further). */
-static const ss_server_class *me(ss_server *s) { return s->cls; }
+static const ss_server_class *me(ss_server *s) { return state(s)->defining; }
 
 static bool tr_verify_request(ss_server *s, ss_request *r, const ss_addr *c)
 {
@@ -189,6 +189,7 @@ static void start(ss_server *srv, const ss_server_class *cls, err_state *st,
 {
     memset(st, 0, sizeof *st);
     st->fail = fail;
+    st->defining = cls;
     ct_log_init(&st->log);
     pthread_mutex_init(&st->mu, NULL);
     atomic_init(&st->handle_errors, 0);

@@ -1,7 +1,6 @@
 /* handle_request(): one request, Python's timeout semantics (timeout < 0 is
  * None: wait forever; otherwise handle_timeout() when nothing came in time,
  * and its result becomes handle_request()'s), robust against signals. */
-#include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>

@@ -3,7 +3,6 @@
  * threads do not pile up (bpo-37193), children exit 0 or 1, max_children
  * is a hard cap, and a child the server did not fork is never reaped
  * (bpo-1540386). */
-#include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>

@@ -3,7 +3,6 @@
  * leave no children and do not reap a child of the test), over IPv4, IPv6
  * and unix sockets, plus the class names and where each mode runs a
  * request. */
-#include <criterion/criterion.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -341,14 +340,40 @@ Test(servers, udp_default_max_packet_size_is_8192)
 }
 
 /* A unix datagram client that did not bind has no address to answer to
- * (Python's client_address is None and finish fails); the server must
- * survive it and go on serving bound clients. */
-Test(servers, unbound_unix_datagram_client_does_not_stop_server)
+ * (Python's client_address is None and finish fails); handle_error gets
+ * the empty unix address ("unix:" in text), and the server goes on serving
+ * bound clients. */
+static pthread_mutex_t unbound_mu = PTHREAD_MUTEX_INITIALIZER;
+static char unbound_client[SS_ADDRSTRLEN];
+static int unbound_family = -1;
+static atomic_int unbound_errors;
+
+static void unbound_handle_error(ss_server *s, ss_request *r, const ss_addr *c,
+                                 const ss_error *e)
+{
+    (void)s;
+    (void)r;
+    (void)e;
+    pthread_mutex_lock(&unbound_mu);
+    ss_addr_format(c, unbound_client, sizeof unbound_client);
+    unbound_family = ss_addr_family(c);
+    pthread_mutex_unlock(&unbound_mu);
+    atomic_fetch_add(&unbound_errors, 1);
+}
+
+static const ss_server_class unbound_recording_class = {
+    .base = &ss_unix_datagram_server_class,
+    .name = "RecordingUnixDatagramServer",
+    .handle_error = unbound_handle_error,
+};
+
+Test(servers, unbound_unix_datagram_client_does_not_stop_server,
+     .timeout = 30)
 {
     ss_addr a;
     ss_server srv;
     ct_unix_addr(&a, "dgram.sock");
-    ct_server_init(&srv, &ss_unix_datagram_server_class, &a,
+    ct_server_init(&srv, &unbound_recording_class, &a,
                    &ct_echo_dgram_handler_class);
     ct_serve serve;
     ct_serve_start(&serve, &srv, 0.05);
@@ -357,6 +382,8 @@ Test(servers, unbound_unix_datagram_client_does_not_stop_server)
     cr_assert_geq(fd, 0);
     cr_assert_eq(sendto(fd, "x\n", 2, 0, (struct sockaddr *)&a.sa, a.len), 2);
     close(fd);
+    cr_assert(ct_wait_count(&unbound_errors, 1, CT_DEADLINE),
+              "the reply to nowhere did not reach handle_error");
 
     ct_echo_check(&srv.server_address, SOCK_DGRAM);
     ct_echo_check(&srv.server_address, SOCK_DGRAM);
@@ -364,4 +391,10 @@ Test(servers, unbound_unix_datagram_client_does_not_stop_server)
     cr_assert_eq(ct_serve_stop(&serve), 0);
     ss_server_close(&srv);
     ct_cleanup();
+    cr_assert_eq(atomic_load(&unbound_errors), 1);
+    pthread_mutex_lock(&unbound_mu);
+    cr_assert_str_eq(unbound_client, "unix:",
+                     "address.h: an unbound unix peer is written \"unix:\", "
+                     "got \"%s\" (family %d)", unbound_client, unbound_family);
+    pthread_mutex_unlock(&unbound_mu);
 }

@@ -2,7 +2,6 @@
  * races CPython fixed (bpo-2302: shutdown before serve_forever starts), a
  * stray shutdown, shutdown from inside a sync handler (Python deadlocks
  * there), and service_actions on every poll_interval. */
-#include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>

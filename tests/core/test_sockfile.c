@@ -2,7 +2,6 @@
  * read_exact, buffered writes flushed in finish, all-or-error writes that
  * survive signals (CPython's SocketWriterTest), the stream handler's
  * attributes, and the datagram handler's reply sent by finish. */
-#include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>

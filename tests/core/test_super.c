@@ -2,7 +2,6 @@
  * overrides call super, a grandchild of it (super must not recurse), a user
  * base class with a mixin layer of its own (the mixin's super reaches the
  * user's class), and a handler class hierarchy. */
-#include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
