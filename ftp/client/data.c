@@ -40,6 +40,19 @@ static int get_port(const struct sockaddr_storage *ss)
     return ntohs(((const struct sockaddr_in *)ss)->sin_port);
 }
 
+static bool same_host(const struct sockaddr_storage *a,
+                      const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr,
+                      sizeof(struct in6_addr)) == 0;
+    return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+           ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+}
+
 /* Connects to the server's passive port.  The address is always the
  * control connection's peer, never the one a 227 reply names: that address
  * is often wrong behind NAT, and trusting it would let a server point our
@@ -148,10 +161,20 @@ int ftpc_data_ready(ftpc_session *s, ftpc_data *d)
                  c->timeout_s);
         return FTPC_ERR_NET;
     }
-    int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    struct sockaddr_storage from;
+    socklen_t flen = sizeof from;
+    int fd = accept4(d->listen_fd, (struct sockaddr *)&from, &flen,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
         snprintf(c->err, sizeof c->err, "accept data connection: %s",
                  strerror(errno));
+        return FTPC_ERR_NET;
+    }
+    if (!same_host(&from, &c->peer)) {
+        /* Someone else raced the server to our port: never take their data. */
+        close(fd);
+        snprintf(c->err, sizeof c->err,
+                 "the data connection came from another host than the server");
         return FTPC_ERR_NET;
     }
     close(d->listen_fd);
