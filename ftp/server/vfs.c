@@ -33,6 +33,11 @@ static atomic_int openat2_state = 1;
 static int open_beneath(int dirfd, const char *name, int flags, mode_t mode)
 {
     flags |= O_CLOEXEC | O_NOFOLLOW;
+    if (atomic_load(&openat2_state) == 1) {
+        const char *e = getenv("SOCKSERV_FTPD_NO_OPENAT2");
+        if (e && *e && strcmp(e, "0") != 0)
+            atomic_store(&openat2_state, 0);
+    }
     if (atomic_load(&openat2_state) != 0) {
         struct open_how how;
         memset(&how, 0, sizeof how);

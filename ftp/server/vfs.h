@@ -20,6 +20,8 @@
  *     directory and may not climb above the home; an absolute target must lie
  *     inside the home's real path and is mapped into it.  Anything else is
  *     -EACCES.  More than FTPD_VFS_MAX_SYMLINKS links in one walk is -ELOOP.
+ *   Setting SOCKSERV_FTPD_NO_OPENAT2=1 in the environment forces the openat
+ *   fallback (the tests run the resolver suite both ways).
  * Operations that act on a name (unlink, rmdir, rename, mkdir) act on the last
  * component itself and do not follow a symlink there; open/stat/chdir follow it.
  *
