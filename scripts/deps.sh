@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build and the tests need, when missing.
+# Sourced by scripts/run and scripts/test; uses sudo only when not root.
+set -euo pipefail
+
+SOCKSERV_BUILD_PACKAGES=(gcc meson ninja-build pkg-config libuv1-dev libssl-dev)
+SOCKSERV_TEST_PACKAGES=(libcriterion-dev libedit-dev openssl python3
+    python3-pyftpdlib python3-openssl curl lftp netcat-openbsd procps tmux)
+
+sockserv_install() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+            missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "installing: ${missing[*]}" >&2
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq \
+        --no-install-recommends "${missing[@]}" >/dev/null
+}
