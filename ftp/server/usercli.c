@@ -90,10 +90,12 @@ static long prompt_no_echo(const char *prompt, char *buf, size_t cap)
     quiet = old;
     quiet.c_lflag &= ~(tcflag_t)ECHO;
     quiet.c_lflag |= ECHONL;
-    fputs(prompt, stderr);
-    fflush(stderr);
+    /* Echo goes off before the prompt shows, so nothing typed after the
+     * prompt can be echoed. */
     if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) < 0)
         return -1;
+    fputs(prompt, stderr);
+    fflush(stderr);
     long n = read_line(STDIN_FILENO, buf, cap);
     tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
     return n;

@@ -2,14 +2,17 @@
  * as a user runs them: password on stdin, exit codes, the users file after. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "passwd.h"
@@ -174,4 +177,99 @@ Test(usercli, list_shows_quota_and_current_usage)
     cr_expect_str_eq(quota, "1G");
     cr_expect_str_eq(used, "1234");
     cr_expect_str_eq(h, home);
+}
+
+/* ---- on a terminal: prompted twice, echo off ---- */
+
+/* Reads the pty master into buf (appending) until needle shows up or 10 s
+ * pass.  Returns true when found. */
+static bool wait_for(int master, char *buf, size_t cap, size_t *len, const char *needle)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        if (strstr(buf, needle))
+            return true;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long left = 10000 - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        if (left <= 0)
+            return false;
+        struct pollfd p = {.fd = master, .events = POLLIN};
+        if (poll(&p, 1, (int)left) <= 0)
+            return false;
+        ssize_t r = read(master, buf + *len, cap - 1 - *len);
+        if (r <= 0)
+            return false;
+        *len += (size_t)r;
+        buf[*len] = '\0';
+    }
+}
+
+static int cli_on_tty(const char *first, const char *second, char *screen, size_t cap)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    cr_assert(master >= 0);
+    cr_assert_eq(grantpt(master), 0);
+    cr_assert_eq(unlockpt(master), 0);
+    char slave_name[128];
+    cr_assert_eq(ptsname_r(master, slave_name, sizeof slave_name), 0);
+    char home[PATH_MAX];
+    u_path(home, sizeof home, "%s/homes/tty", top);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        setsid();
+        int s = open(slave_name, O_RDWR);
+        if (s < 0)
+            _exit(99);
+        dup2(s, 0);
+        dup2(s, 2);
+        int o = open("/dev/null", O_WRONLY);
+        dup2(o, 1);
+        char *argv[] = {"user", "add", "tty", "--home", home, NULL};
+        int rc = ftpd_usercli_main(5, argv, data);
+        fflush(NULL);
+        _exit(rc);
+    }
+    size_t len = 0;
+    screen[0] = '\0';
+    cr_assert(wait_for(master, screen, cap, &len, "New password: "), "screen: %s", screen);
+    cr_assert_eq(write(master, first, strlen(first)), (ssize_t)strlen(first));
+    cr_assert(wait_for(master, screen, cap, &len, "Retype new password: "), "screen: %s", screen);
+    cr_assert_eq(write(master, second, strlen(second)), (ssize_t)strlen(second));
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    /* Whatever is still on the screen (error messages). */
+    struct pollfd p = {.fd = master, .events = POLLIN};
+    while (len + 1 < cap && poll(&p, 1, 100) > 0) {
+        ssize_t r = read(master, screen + len, cap - 1 - len);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        screen[len] = '\0';
+    }
+    close(master);
+    cr_assert(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+Test(usercli, a_terminal_is_prompted_twice_without_echo)
+{
+    char screen[4096];
+    cr_assert_eq(cli_on_tty("S3cretOnTty\n", "S3cretOnTty\n", screen, sizeof screen), 0,
+                 "screen: %s", screen);
+    cr_expect_null(strstr(screen, "S3cretOnTty"), "the password was echoed: %s", screen);
+    ftpd_user u;
+    lookup("tty", &u);
+    cr_expect_eq(ftpd_passwd_verify("S3cretOnTty", 11, u.hash), 1);
+}
+
+Test(usercli, a_terminal_typo_in_the_second_prompt_adds_nobody)
+{
+    char screen[4096];
+    cr_expect_eq(cli_on_tty("one-thing\n", "another\n", screen, sizeof screen), 1);
+    cr_expect(strstr(screen, "do not match"), "screen: %s", screen);
+    char buf[4096];
+    ssize_t n = u_read(users_file, buf, sizeof buf);
+    cr_expect(n < 0 || strstr(buf, "tty:") == NULL, "no user was added");
 }
