@@ -438,3 +438,50 @@ Test(vfs, symlink_swapped_between_check_and_use_cannot_escape)
     cr_expect_gt(atomic_load(&s.swaps), 10);
     cr_expect_gt(ok, 0, "the directory was never reachable (ok %d refused %d)", ok, refused);
 }
+
+Test(vfs, last_component_swapped_for_a_symlink_cannot_escape)
+{
+    struct swapper s;
+    memset(&s, 0, sizeof s);
+    char p[PATH_MAX];
+    /* Here the file itself flips between a regular file and a link out. */
+    u_path(s.d, sizeof s.d, "%s/file", home);
+    u_path(s.real_dir, sizeof s.real_dir, "%s/file.spare", home);
+    u_path(s.evil_link, sizeof s.evil_link, "%s/file.evil", home);
+    u_write(s.d, "inside-file", (size_t)-1);   /* 11 bytes; the secret has 6 */
+    u_write(s.real_dir, "inside-file", (size_t)-1);
+    cr_assert_eq(symlink(u_path(p, sizeof p, "%s/secret.txt", outside), s.evil_link), 0);
+
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, swap_loop, &s), 0);
+    int ok = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 20000; i++) {
+        char buf[64];
+        if (vread("file", buf, sizeof buf) >= 0) {
+            cr_assert_str_eq(buf, "inside-file", "read outside the home through a swapped link");
+            ok++;
+        }
+        struct stat st;
+        if (ftpd_vfs_stat(&vfs, "file", FTPD_VFS_CSTR, &st) == 0)
+            cr_assert_eq(st.st_size, 11, "stat of something outside");
+        int fd = ftpd_vfs_open_write(&vfs, "file", FTPD_VFS_CSTR, FTPD_VFS_W_APPEND, 0, NULL);
+        if (fd >= 0) {
+            struct stat fst;
+            cr_assert_eq(fstat(fd, &fst), 0);
+            cr_assert_eq(fst.st_size, 11, "opened something outside for writing");
+            close(fd);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (t1.tv_sec - t0.tv_sec > 3)
+            break;
+    }
+    atomic_store(&s.stop, true);
+    pthread_join(th, NULL);
+    char buf[64];
+    cr_expect_eq(u_read(p, buf, sizeof buf), 6);
+    cr_expect_str_eq(buf, "SECRET");
+    cr_expect_gt(atomic_load(&s.swaps), 10);
+    cr_expect_gt(ok, 0);
+}
