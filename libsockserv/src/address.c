@@ -132,7 +132,7 @@ char *ss_addr_format(const ss_addr *a, char *buf, size_t cap)
     if (!buf || cap == 0)
         return buf;
     char host[INET6_ADDRSTRLEN];
-    switch (a->len ? a->sa.ss_family : AF_UNSPEC) {
+    switch (a->sa.ss_family) {
     case AF_INET: {
         const struct sockaddr_in *in4 = (const struct sockaddr_in *)&a->sa;
         inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host);
@@ -164,7 +164,7 @@ char *ss_addr_format(const ss_addr *a, char *buf, size_t cap)
 
 int ss_addr_family(const ss_addr *a)
 {
-    return a->len ? a->sa.ss_family : AF_UNSPEC;
+    return a->sa.ss_family;
 }
 
 int ss_addr_port(const ss_addr *a)

@@ -11,6 +11,8 @@
 
 struct ss_watch;      /* loop.c: the libuv handles watching one server */
 struct ss_thread_rec; /* threading.c: one request thread */
+struct ss_pool;       /* threadpool.c: workers and the bounded queue */
+struct ss_event;      /* event.c: the event-mode connections */
 
 /* A server's private state.  `lock` guards everything below it that more
  * than one thread touches: the shutdown handshake, the thread list and the
@@ -35,6 +37,20 @@ struct ss_server_priv {
     /* ForkingMixIn */
     pid_t *children;
     size_t nchildren, cap_children;
+
+    /* Backpressure (ThreadPoolMixIn's cap-and-pause): while set, the loop
+     * does not watch the server's descriptor and the listen backlog holds
+     * new clients.  Written with `lock` held, read by the loop thread. */
+    bool accept_paused;
+    /* Called on the loop thread when the loop serving this server ends
+     * (serve_forever returns, or detach): the event mode closes its
+     * connections there, while their loop still runs. */
+    void (*loop_ending)(ss_server *s, void *uv_loop);
+
+    /* ThreadPoolMixIn */
+    struct ss_pool *pool;
+    /* EventMixIn */
+    struct ss_event *event;
 };
 
 /* Handles what the server's descriptor has ready, at most `budget`
@@ -42,6 +58,8 @@ struct ss_server_priv {
  * *exhausted tells the loop that descriptors ran out (EMFILE) so it must
  * pause watching. */
 int ss__handle_ready(ss_server *s, unsigned budget, bool *exhausted);
+/* True while accepting is paused (priv->accept_paused). */
+bool ss__accept_paused(ss_server *s);
 
 /* Reads the shutdown flag (any thread). */
 bool ss__shutdown_requested(ss_server *s);
@@ -53,6 +71,16 @@ void ss__watch_stop(ss_server *s);
 /* Wakes a serve_forever loop so it sees the shutdown flag.  Called with
  * priv->lock held. */
 void ss__watch_wake(ss_server *s);
+/* Sets priv->accept_paused and makes the loop follow it: at once when
+ * called on the loop thread, through the loop's async handle otherwise.
+ * Any thread; takes priv->lock (callers may hold a lock of their own that
+ * is always taken before it). */
+void ss__accept_pause(ss_server *s, bool paused);
+/* The uv_loop_t serving s, or NULL when none does.  Loop thread only. */
+void *ss__watch_loop(ss_server *s);
+/* Stops the loop serving s with a fatal error's code (serve_forever returns
+ * it), as a sync server's fatal handler error does.  Loop thread only. */
+void ss__watch_fatal(ss_server *s, int code);
 
 /* Fills in err for a code that came back without a message. */
 void ss__error_default(ss_error *err, int code, const char *what);

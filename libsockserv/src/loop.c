@@ -39,7 +39,23 @@ struct ss_watch {
     uv_async_t wake;
     uv_signal_t sigchld;
     int spare_fd; /* kept open to be given up when accept hits EMFILE */
+    bool polling; /* the poll handle is started */
+    bool resting; /* the pause timer runs (EMFILE or a poll error) */
 };
+
+static void on_readable(uv_poll_t *h, int status, int events);
+
+/* Watches the descriptor exactly when nothing holds accepting back: neither
+ * a rest after EMFILE nor a mixin's pause (ss__accept_pause). */
+static void follow_gate(struct ss_watch *w)
+{
+    bool want = !w->resting && !ss__accept_paused(w->server);
+    if (want && !w->polling)
+        uv_poll_start(&w->poll, UV_READABLE, on_readable);
+    else if (!want && w->polling)
+        uv_poll_stop(&w->poll);
+    w->polling = want;
+}
 
 static void stop_if_asked(struct ss_watch *w)
 {
@@ -65,15 +81,15 @@ static void on_exhausted(struct ss_watch *w)
         }
         w->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     }
-    uv_poll_stop(&w->poll);
+    w->resting = true;
+    follow_gate(w);
 }
-
-static void on_readable(uv_poll_t *h, int status, int events);
 
 static void on_pause_over(uv_timer_t *t)
 {
     struct ss_watch *w = t->data;
-    uv_poll_start(&w->poll, UV_READABLE, on_readable);
+    w->resting = false;
+    follow_gate(w);
 }
 
 static void on_readable(uv_poll_t *h, int status, int events)
@@ -85,7 +101,8 @@ static void on_readable(uv_poll_t *h, int status, int events)
         ss_error err;
         ss_error_set(&err, status, "poll: %s", uv_strerror(status));
         s->vt.handle_accept_error(s, &err);
-        uv_poll_stop(&w->poll);
+        w->resting = true;
+        follow_gate(w);
         uv_timer_start(&w->pause, on_pause_over, EXHAUSTED_PAUSE_MS, 0);
         return;
     }
@@ -105,6 +122,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
             uv_stop(w->loop);
         return;
     }
+    follow_gate(w); /* a mixin may have paused accepting meanwhile */
     s->vt.service_actions(s);
     stop_if_asked(w);
 }
@@ -118,6 +136,7 @@ static void on_service_timer(uv_timer_t *t)
 
 static void on_wake(uv_async_t *a)
 {
+    follow_gate(a->data);
     stop_if_asked(a->data);
 }
 
@@ -140,8 +159,7 @@ static void close_handles(struct ss_watch *w)
     uv_close((uv_handle_t *)&w->poll, on_closed);
     uv_close((uv_handle_t *)&w->service, on_closed);
     uv_close((uv_handle_t *)&w->pause, on_closed);
-    if (w->own)
-        uv_close((uv_handle_t *)&w->wake, on_closed);
+    uv_close((uv_handle_t *)&w->wake, on_closed);
     if (w->forking)
         uv_close((uv_handle_t *)&w->sigchld, on_closed);
     if (w->spare_fd >= 0)
@@ -166,11 +184,13 @@ static int open_handles(struct ss_watch *w, double poll_interval)
     uv_timer_init(w->loop, &w->pause);
     w->pause.data = w;
     w->open_handles++;
-    if (w->own) {
-        uv_async_init(w->loop, &w->wake, on_wake);
-        w->wake.data = w;
-        w->open_handles++;
-    }
+    /* On a user's loop too (ss__accept_pause wakes it from workers), but
+     * there it must not keep the loop alive. */
+    uv_async_init(w->loop, &w->wake, on_wake);
+    w->wake.data = w;
+    w->open_handles++;
+    if (!w->own)
+        uv_unref((uv_handle_t *)&w->wake);
     if (w->forking) {
         uv_signal_init(w->loop, &w->sigchld);
         w->sigchld.data = w;
@@ -183,7 +203,7 @@ static int open_handles(struct ss_watch *w, double poll_interval)
     if (period == 0)
         period = 1;
     uv_timer_start(&w->service, on_service_timer, period, period);
-    uv_poll_start(&w->poll, UV_READABLE, on_readable);
+    follow_gate(w);
     return 0;
 }
 
@@ -233,6 +253,8 @@ int ss__watch_start(ss_server *s, void *loop, double poll_interval,
     pthread_mutex_lock(&p->lock);
     p->watch = NULL; /* no wake-up may touch the async handle from here on */
     pthread_mutex_unlock(&p->lock);
+    if (p->loop_ending)
+        p->loop_ending(s, w->loop);
     close_handles(w);
     uv_run(w->loop, UV_RUN_DEFAULT);
     uv_loop_close(w->loop);
@@ -247,6 +269,41 @@ void ss__watch_wake(ss_server *s)
         uv_async_send(&w->wake);
 }
 
+void ss__accept_pause(ss_server *s, bool paused)
+{
+    struct ss_server_priv *p = s->priv;
+    pthread_mutex_lock(&p->lock);
+    __atomic_store_n(&p->accept_paused, paused, __ATOMIC_RELEASE);
+    struct ss_watch *w = p->watch;
+    if (w) {
+        if (pthread_equal(p->serving_thread, pthread_self()))
+            follow_gate(w);
+        else
+            uv_async_send(&w->wake); /* on_wake follows the gate */
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+void *ss__watch_loop(ss_server *s)
+{
+    struct ss_server_priv *p = s->priv;
+    pthread_mutex_lock(&p->lock);
+    void *loop = p->watch ? p->watch->loop : NULL;
+    pthread_mutex_unlock(&p->lock);
+    return loop;
+}
+
+void ss__watch_fatal(ss_server *s, int code)
+{
+    struct ss_server_priv *p = s->priv;
+    pthread_mutex_lock(&p->lock);
+    struct ss_watch *w = p->watch;
+    p->fatal_code = code;
+    pthread_mutex_unlock(&p->lock);
+    if (w && w->own)
+        uv_stop(w->loop);
+}
+
 void ss__watch_stop(ss_server *s)
 {
     struct ss_server_priv *p = s->priv;
@@ -254,6 +311,8 @@ void ss__watch_stop(ss_server *s)
     struct ss_watch *w = p->watch;
     p->watch = NULL;
     pthread_mutex_unlock(&p->lock);
+    if (w && p->loop_ending)
+        p->loop_ending(s, w->loop);
     if (w)
         close_handles(w);
 }

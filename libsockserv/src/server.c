@@ -349,8 +349,9 @@ int ss__handle_ready(ss_server *s, unsigned budget, bool *exhausted)
 {
     *exhausted = false;
     for (unsigned i = 0; i < budget; i++) {
-        /* bpo-35017: no request is taken once shutdown was asked for. */
-        if (i > 0 && ss__shutdown_requested(s))
+        /* bpo-35017: no request is taken once shutdown was asked for; and
+         * none while a mixin has paused accepting (its queue is full). */
+        if (i > 0 && (ss__shutdown_requested(s) || ss__accept_paused(s)))
             break;
         bool none = false;
         int rc = handle_one(s, exhausted, &none);
@@ -363,6 +364,11 @@ int ss__handle_ready(ss_server *s, unsigned budget, bool *exhausted)
 bool ss__shutdown_requested(ss_server *s)
 {
     return __atomic_load_n(&s->priv->shutdown_request, __ATOMIC_ACQUIRE);
+}
+
+bool ss__accept_paused(ss_server *s)
+{
+    return __atomic_load_n(&s->priv->accept_paused, __ATOMIC_ACQUIRE);
 }
 
 /* --- serve_forever, shutdown, handle_request ---------------------------- */

@@ -99,6 +99,8 @@ static int tcp_get_request(ss_server *s, ss_request *req, ss_addr *client,
         int fd = accept4(s->socket, (struct sockaddr *)&client->sa,
                          &client->len, SOCK_CLOEXEC);
         if (fd >= 0) {
+            if (client->len == 0) /* an unbound unix peer: still a unix one */
+                client->sa.ss_family = (sa_family_t)s->address_family;
             req->fd = fd;
             req->packet = NULL;
             req->packet_len = 0;

@@ -38,6 +38,8 @@ static int udp_get_request(ss_server *s, ss_request *req, ss_addr *client,
         ssize_t n = recvfrom(s->socket, buf, cap, 0,
                              (struct sockaddr *)&client->sa, &client->len);
         if (n >= 0) {
+            if (client->len == 0) /* an unbound unix peer: still a unix one */
+                client->sa.ss_family = (sa_family_t)s->address_family;
             req->fd = s->socket;
             req->packet = buf;
             req->packet_len = (size_t)n;

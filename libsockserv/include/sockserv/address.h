@@ -23,7 +23,8 @@ extern "C" {
 
 typedef struct ss_addr {
     struct sockaddr_storage sa; /* any family; AF_UNIX fits */
-    socklen_t len;              /* 0: no address (an unbound unix peer) */
+    socklen_t len;              /* 0: no address; an unbound unix peer
+                                   has len 0 and family AF_UNIX */
 } ss_addr;
 
 /* Parses "HOST:PORT", "[V6ADDR]:PORT" or "unix:PATH" into *out.
@@ -42,7 +43,7 @@ int ss_addr_set(ss_addr *out, const struct sockaddr *sa, socklen_t len);
  * unix peer that did not bind and "-" otherwise.  Thread-safe. */
 char *ss_addr_format(const ss_addr *a, char *buf, size_t cap);
 
-/* The family (AF_INET, AF_INET6, AF_UNIX) or AF_UNSPEC for the empty address. */
+/* The family (AF_INET, AF_INET6, AF_UNIX); AF_UNSPEC for a zeroed one. */
 int ss_addr_family(const ss_addr *a);
 
 /* The port of an IP address, -1 for other families. */

@@ -1,0 +1,272 @@
+/* sockserv/tls.h - TLS with OpenSSL 3: a context, a transport, implicit TLS
+ * for stream servers, STARTTLS in place, extra connections that must resume
+ * a session (FTP data channels), and a client side.
+ *
+ * The pieces:
+ *
+ *   ss_tls_context   certificate chain + key (server, or client certificate),
+ *                    the peers it trusts, the protocol policy.  Caller-
+ *                    allocated; ss_tls_context_init() / ss_tls_context_close().
+ *   ss_tls_conn      one TLS connection over a connected socket.  Its first
+ *                    member is an ss_transport, so an rfile/wfile runs over
+ *                    TLS unchanged (sockfile.h).
+ *
+ * Server side, three ways in:
+ *
+ *   1. Implicit TLS (HTTPS, FTPS on 990): ss_server_set_tls() before serving.
+ *      Every accepted connection that passes verify_request() is handshaken
+ *      before process_request(), so handle() only ever sees TLS.  How it
+ *      runs without blocking the server: see ss_server_set_tls().
+ *   2. STARTTLS (FTP's AUTH TLS): a StreamRequestHandler calls
+ *      ss_stream_handler_start_tls(); rfile and wfile carry on over TLS,
+ *      bytes the client sent right behind its STARTTLS line included.
+ *   3. An extra connection of the same session (an FTP data channel):
+ *      ss_tls_accept() with resume_of = the control connection, which
+ *      refuses a client that did not resume that connection's session.
+ *
+ * Client side: ss_tls_connect() (verification against a CA file or the
+ * system store, host name check, SNI, resumption of another connection's
+ * session), for tests and the example clients.
+ *
+ * Policy (not configurable downwards): TLS 1.2 minimum, ECDHE with AEAD
+ * ciphers only for TLS 1.2 (TLS 1.3's suites are all modern), no
+ * compression, no renegotiation, peer verification on by default for
+ * clients.
+ *
+ * Threads: a context may be shared by any number of threads once it is
+ * initialised (OpenSSL's SSL_CTX is thread-safe for making connections); it
+ * must outlive every connection made from it.  A connection is used by one
+ * thread at a time: rfile and wfile of one TLS connection must not be used
+ * concurrently from two threads (OpenSSL's SSL object is not thread-safe),
+ * unlike a plain socket.
+ *
+ * Errors: functions return 0 or a negative code (SS_ETLS for a TLS failure,
+ * -ETIMEDOUT, -errno) and fill an ss_error whose message names the file or
+ * the peer and carries OpenSSL's reason ("certificate verify failed:
+ * certificate has expired").  OpenSSL's error queue is per thread and is
+ * left empty by every call here.
+ */
+#ifndef SOCKSERV_TLS_H
+#define SOCKSERV_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "handler.h"
+#include "server.h"
+#include "sockfile.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* OpenSSL's types, declared so this header does not need OpenSSL's. */
+struct ssl_ctx_st; /* SSL_CTX */
+struct ssl_st;     /* SSL */
+struct bio_method_st;
+
+/* Default bound on a handshake, in seconds. */
+#define SS_TLS_HANDSHAKE_TIMEOUT 10.0
+/* Length of the tag that ties resumed sessions to their first connection. */
+#define SS_TLS_SESSION_TAG_LEN 16
+
+/* What a context is made of.  Zero-initialise, then set what you need;
+ * every string is borrowed for the duration of ss_tls_context_init() only. */
+typedef struct ss_tls_options {
+    bool server; /* true: accepts connections; false: a client context */
+
+    /* PEM files.  Server: required (the chain, leaf first, and its key).
+     * Client: optional, a client certificate. */
+    const char *cert_file;
+    const char *key_file;
+
+    /* Server: when set, clients must present a certificate issued by a CA
+     * in this PEM file (mutual TLS); the handshake fails otherwise. */
+    const char *client_ca_file;
+
+    /* Client: the CA certificates (PEM) the server's chain must lead to;
+     * NULL: the system's default store.  insecure: no verification at all
+     * (neither chain nor host name) - for tests and self-signed servers. */
+    const char *ca_file;
+    bool insecure;
+
+    /* Protocol versions: 0 = the defaults (TLS 1.2 .. the highest).  A value
+     * below TLS 1.2 (0x0303) is refused.  Tests pin 0x0303 to exercise
+     * TLS 1.2 paths.  Values are the wire numbers: 0x0303 TLS 1.2, 0x0304
+     * TLS 1.3. */
+    int min_version;
+    int max_version;
+
+    /* TLS 1.2 cipher list in OpenSSL's syntax; NULL: ECDHE with AES-GCM or
+     * ChaCha20-Poly1305 only. */
+    const char *ciphers;
+
+    /* No session tickets.  Client: resumption uses TLS 1.2 session ids
+     * (what older FTP clients do).  Server: sessions are kept in the
+     * server's cache instead of in tickets. */
+    bool no_tickets;
+
+    /* Server: bound on an implicit, STARTTLS or data-channel handshake, in
+     * seconds; 0: SS_TLS_HANDSHAKE_TIMEOUT.  Client: the same for
+     * ss_tls_connect(). */
+    double handshake_timeout;
+} ss_tls_options;
+
+/* A context.  Caller-allocated; fields are read-only. */
+typedef struct ss_tls_context {
+    struct ssl_ctx_st *ssl_ctx; /* OpenSSL's, for advanced settings made
+                                   before the first connection */
+    struct bio_method_st *bio_method; /* the socket BIO used by connections */
+    bool server;
+    bool verify; /* client: the peer is verified */
+    double handshake_timeout;
+} ss_tls_context;
+
+/* Builds a context from *opt.  Loads and checks the files (the key must
+ * match the certificate), sets the policy above.  Returns 0, or SS_ETLS /
+ * -errno with err naming the file and OpenSSL's reason ("tls: key file
+ * /etc/x.key: ... key values mismatch").  On failure nothing needs closing.
+ * Not thread-safe on the same *ctx. */
+int ss_tls_context_init(ss_tls_context *ctx, const ss_tls_options *opt,
+                        ss_error *err);
+
+/* Frees the context.  Every connection made from it must be closed first.
+ * Idempotent. */
+void ss_tls_context_close(ss_tls_context *ctx);
+
+/* One TLS connection over a connected socket.  Caller-allocated for
+ * ss_tls_connect() / ss_tls_accept(); allocated by the library for the
+ * connections it makes itself (implicit TLS, STARTTLS), which belong to the
+ * request (ss_request.tls) and are closed with it. */
+typedef struct ss_tls_conn {
+    ss_transport base;  /* first: recv/send over TLS; base.fd = the socket */
+    struct ssl_st *ssl; /* OpenSSL's, for queries (SSL_get_peer_certificate) */
+    ss_tls_context *ctx; /* borrowed */
+
+    /* private */
+    unsigned char *prefix; /* bytes read before the upgrade, fed first */
+    size_t prefix_len, prefix_pos;
+    unsigned char tag[SS_TLS_SESSION_TAG_LEN]; /* ties resumed sessions */
+    bool tag_adopted;
+    bool failed;    /* a fatal TLS error: no close_notify may follow */
+    bool eof;       /* the peer's close_notify arrived */
+    bool truncated; /* the peer closed without close_notify */
+    bool heap;      /* allocated by the library */
+} ss_tls_conn;
+
+/* --- client side ------------------------------------------------------ */
+
+/* Handshakes as a client on fd (connected, borrowed: the caller still
+ * closes it, after ss_tls_conn_close()).  host: the name to check the
+ * server's certificate against and to send as SNI (an IP literal is checked
+ * against the certificate's IP addresses and not sent); may be NULL only
+ * for an insecure context.  resume: another connection to the same server
+ * whose session this one resumes (an FTP data channel), or NULL; with
+ * TLS 1.3 the session exists only once that connection has read something
+ * after its handshake (the server's tickets arrive then).  Waits at most
+ * ctx->handshake_timeout whatever fd's blocking mode (which is kept).
+ * Returns 0, SS_ETLS (err: "certificate verify failed: certificate has
+ * expired"), -ETIMEDOUT or -errno; on failure *c needs no close.
+ * Thread-safe for distinct connections. */
+int ss_tls_connect(ss_tls_conn *c, ss_tls_context *ctx, int fd,
+                   const char *host, const ss_tls_conn *resume,
+                   ss_error *err);
+
+/* --- server side: extra connections and STARTTLS ------------------------ */
+
+/* Handshakes as a server on fd (connected, borrowed), bounded by
+ * ctx->handshake_timeout, keeping fd's blocking mode.  resume_of: NULL, or
+ * the connection whose session this one must resume (the FTP control
+ * connection of a data channel): the client must resume that session (TLS
+ * 1.3 ticket, TLS 1.2 ticket or session id, or a later session resumed from
+ * it), else the connection is refused with SS_ETLS and a message that
+ * starts "session reuse required".  A session of another control
+ * connection does not count.  Returns 0, SS_ETLS, -ETIMEDOUT or -errno; on
+ * failure *c needs no close (fd stays open for the caller). */
+int ss_tls_accept(ss_tls_conn *c, ss_tls_context *ctx, int fd,
+                  const ss_tls_conn *resume_of, ss_error *err);
+
+/* Upgrades a live StreamRequestHandler connection to TLS, as the server
+ * (STARTTLS, FTP's AUTH TLS): call it after the plaintext reply that
+ * accepts the upgrade has been flushed.  Bytes the client sent behind its
+ * command and that rfile already buffered are handed to OpenSSL first.
+ * Afterwards rfile and wfile go on over TLS, self->tls is the connection,
+ * and it belongs to the request (h->request->tls): it sends close_notify
+ * in shutdown_request and is freed in close_request.  The handshake is
+ * bounded by ctx->handshake_timeout.  Returns 0, -EALREADY when the
+ * connection is TLS already, SS_ETLS, -ETIMEDOUT or -errno; after a
+ * failure the connection is unusable and the handler should return the
+ * error.  On the handler's thread only. */
+int ss_stream_handler_start_tls(ss_stream_handler *self, ss_tls_context *ctx,
+                                ss_error *err);
+
+/* --- implicit TLS for stream servers ------------------------------------ */
+
+/* Makes server s speak TLS on every connection it accepts (TCP or unix
+ * stream servers, any mixin).  ctx is borrowed and must outlive the
+ * server; NULL turns it off.  Call before serving.  Returns 0, or -EINVAL
+ * for a client context or a datagram server.
+ *
+ * Design: the handshake never runs unbounded on the serving thread.  When
+ * the server is served by a libuv loop (serve_forever, or attached to the
+ * caller's loop), each accepted connection that passed verify_request() is
+ * made non-blocking and its handshake is driven by that loop (a uv_poll on
+ * the socket and a uv_timer for ctx->handshake_timeout), so any number of
+ * clients can be half-way through a handshake while the loop goes on
+ * accepting and serving.  When the handshake completes the socket is made
+ * blocking again and the request goes to process_request() as usual (a
+ * thread, a child, or the loop thread of a sync server); ss_request.tls
+ * then holds the connection and StreamRequestHandler's rfile/wfile run
+ * over it.  A failed handshake (plaintext, a bad certificate) or one that
+ * did not finish in time goes to handle_error() with the client's address
+ * and OpenSSL's reason, then shutdown_request().  Stopping the server
+ * closes the handshakes still pending without reporting them (they were
+ * never requests).  ss_server_handle_request(), which runs no loop, does
+ * the handshake inline, bounded by the timeout.
+ * Cost: handshake CPU is spent on the loop thread. */
+int ss_server_set_tls(ss_server *s, ss_tls_context *ctx);
+
+/* The context set with ss_server_set_tls(), or NULL. */
+ss_tls_context *ss_server_get_tls(const ss_server *s);
+
+/* --- any connection ----------------------------------------------------- */
+
+/* Sends close_notify (once; later calls do nothing), waiting at most the
+ * context's handshake timeout for the socket to take it.  Does not wait for
+ * the peer's.  Not after a fatal error (then it does nothing).  Returns 0
+ * or a negative code; the connection stays allocated. */
+int ss_tls_conn_shutdown(ss_tls_conn *c);
+
+/* Frees the TLS state without sending anything; fd is not closed.
+ * Idempotent on a zeroed or closed struct.  For a library-allocated
+ * connection (ss_request.tls) use ss_tls_conn_free(). */
+void ss_tls_conn_close(ss_tls_conn *c);
+
+/* Closes and frees a connection the library allocated (NULL is fine). */
+void ss_tls_conn_free(ss_tls_conn *c);
+
+/* True when the handshake resumed an earlier session. */
+bool ss_tls_conn_session_reused(const ss_tls_conn *c);
+
+/* True once the peer's close_notify has been read; false when EOF came
+ * without it (a truncation an application that cares, such as an FTP
+ * upload, can treat as an error; recv reports both as EOF, as Python's
+ * suppress_ragged_eofs does). */
+bool ss_tls_conn_closed_cleanly(const ss_tls_conn *c);
+
+/* "TLSv1.3", "TLSv1.2" (static text). */
+const char *ss_tls_conn_version(const ss_tls_conn *c);
+/* The negotiated cipher suite's name (static text). */
+const char *ss_tls_conn_cipher(const ss_tls_conn *c);
+
+/* The peer certificate's subject as one line ("CN=client"), into buf (cap
+ * bytes, NUL-terminated).  Returns the length, or -ENOENT when the peer sent
+ * no certificate. */
+int ss_tls_conn_peer_subject(const ss_tls_conn *c, char *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
