@@ -151,11 +151,9 @@ Test(handle_request, request_within_timeout_skips_handle_timeout,
 Test(handle_request, udp_datagram, .timeout = 30)
 {
     ss_server srv;
-    hr_state st;
     ss_addr a;
     ct_addr(&a, "127.0.0.1:0");
     ct_server_init(&srv, &ss_udp_server_class, &a, &ct_echo_dgram_handler_class);
-    (void)st;
     int fd = ct_connect(&srv.server_address, SOCK_DGRAM);
     cr_assert_eq(send(fd, "dgram", 5, 0), 5);
     cr_assert_eq(ss_server_handle_request(&srv), 0);
