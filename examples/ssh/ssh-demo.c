@@ -477,6 +477,8 @@ int main(int argc, char **argv)
         int st = run(&c, line, c.interactive);
         if (st < 0)
             return EXIT_FAILED;
+        if (c.interactive && st == 128 + SIGINT)
+            fputs("\n", stdout); /* after the ^C the terminal echoed */
         last = st;
         if (is_exit(line))
             return last;

@@ -13,6 +13,7 @@ struct ss_watch;      /* loop.c: the libuv handles watching one server */
 struct ss_thread_rec; /* threading.c: one request thread */
 struct ss_pool;       /* threadpool.c: workers and the bounded queue */
 struct ss_event;      /* event.c: the event-mode connections */
+struct ss_tls_server; /* tls_server.c: implicit TLS */
 
 /* A server's private state.  `lock` guards everything below it that more
  * than one thread touches: the shutdown handshake, the thread list and the
@@ -51,6 +52,8 @@ struct ss_server_priv {
     struct ss_pool *pool;
     /* EventMixIn */
     struct ss_event *event;
+    /* Implicit TLS (tls_server.c): the context and pending handshakes. */
+    struct ss_tls_server *tls;
 };
 
 /* Handles what the server's descriptor has ready, at most `budget`
@@ -60,6 +63,18 @@ struct ss_server_priv {
 int ss__handle_ready(ss_server *s, unsigned budget, bool *exhausted);
 /* True while accepting is paused (priv->accept_paused). */
 bool ss__accept_paused(ss_server *s);
+
+/* process_request, and when it fails handle_error and shutdown_request:
+ * the rest of a request after verify_request (server.c).  Returns 0 or a
+ * fatal error's code. */
+int ss__process_verified(ss_server *s, ss_request *req, const ss_addr *client);
+
+/* tls_server.c: implicit TLS.  ss__tls_start_request takes a verified
+ * request through the handshake to ss__process_verified (at once, or later
+ * from the loop); returns 0 or a fatal error's code. */
+bool ss__tls_enabled(ss_server *s);
+int ss__tls_start_request(ss_server *s, ss_request *req, const ss_addr *client);
+void ss__tls_server_free(ss_server *s);
 
 /* Reads the shutdown flag (any thread). */
 bool ss__shutdown_requested(ss_server *s);

@@ -217,6 +217,7 @@ void ss_server_close(ss_server *s)
     if (!p)
         return;
     s->vt.server_close(s);
+    ss__tls_server_free(s);
     s->priv = NULL;
     free(p->children);
     pthread_cond_destroy(&p->cond);
@@ -333,12 +334,21 @@ static int handle_one(ss_server *s, bool *exhausted, bool *none)
         s->vt.shutdown_request(s, &req); /* bpo-26309: exactly once */
         return 0;
     }
-    rc = s->vt.process_request(s, &req, &client, &err);
+    if (ss__tls_enabled(s)) /* implicit TLS: the handshake comes first */
+        return ss__tls_start_request(s, &req, &client);
+    return ss__process_verified(s, &req, &client);
+}
+
+int ss__process_verified(ss_server *s, ss_request *req, const ss_addr *client)
+{
+    ss_error err;
+    ss_error_clear(&err);
+    int rc = s->vt.process_request(s, req, client, &err);
     if (rc < 0) {
         ss__error_default(&err, rc, "process_request");
         if (!err.fatal)
-            s->vt.handle_error(s, &req, &client, &err);
-        s->vt.shutdown_request(s, &req);
+            s->vt.handle_error(s, req, client, &err);
+        s->vt.shutdown_request(s, req);
         if (err.fatal)
             return err.code;
     }

@@ -40,6 +40,10 @@ static int stream_setup(ss_handler *h, ss_error *err)
     sh->connection = h->request->fd;
     ss_transport_init_fd(&sh->transport, sh->connection);
     sh->io = &sh->transport;
+    if (h->request->tls) { /* implicit TLS: the handshake is done */
+        sh->tls = h->request->tls;
+        sh->io = (ss_transport *)sh->tls;
+    }
     if (sh->timeout >= 0 && (rc = set_timeout(sh->connection, sh->timeout, err)) < 0)
         return rc;
     if (sh->disable_nagle_algorithm) {

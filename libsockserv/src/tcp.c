@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <sockserv/server.h>
+#include <sockserv/tls.h>
 
 #include "internal.h"
 
@@ -135,6 +136,8 @@ static int tcp_get_request(ss_server *s, ss_request *req, ss_addr *client,
  * Errors (ENOTCONN when the peer is gone) do not matter here. */
 static void tcp_shutdown_request(ss_server *s, ss_request *req)
 {
+    if (req->tls) /* close_notify before the FIN (tls.h) */
+        ss_tls_conn_shutdown(req->tls);
     if (req->fd >= 0)
         shutdown(req->fd, SHUT_WR);
     s->vt.close_request(s, req);
@@ -143,6 +146,8 @@ static void tcp_shutdown_request(ss_server *s, ss_request *req)
 static void tcp_close_request(ss_server *s, ss_request *req)
 {
     (void)s;
+    ss_tls_conn_free(req->tls);
+    req->tls = NULL;
     ss__close(req->fd);
     req->fd = -1;
 }

@@ -72,6 +72,8 @@ typedef struct ss_stream_handler {
     int connection;         /* the request's descriptor (borrowed) */
     ss_transport transport; /* plain; rfile/wfile use *io */
     ss_transport *io;       /* the transport in use (TLS swaps it) */
+    struct ss_tls_conn *tls; /* the TLS connection in use, NULL: plain;
+                                borrowed from the request (tls.h) */
     ss_rfile rfile;
     ss_wfile wfile;
     /* attributes (configure) */

@@ -53,11 +53,14 @@ struct ss_server_priv;
  * request until close_request() closes it.  Datagram servers: fd is the
  * server's socket (borrowed, never closed by the request) and packet holds
  * the datagram (owned by the request, freed by close_request()).  Python's
- * (data, socket) tuple. */
+ * (data, socket) tuple.  tls: a stream request's TLS connection once it has
+ * one (implicit TLS or STARTTLS, tls.h), owned by the request like fd:
+ * shutdown_request() sends its close_notify, close_request() frees it. */
 typedef struct ss_request {
     int fd;
     unsigned char *packet;
     size_t packet_len;
+    struct ss_tls_conn *tls;
 } ss_request;
 
 /* A server class.  Every slot may be NULL (inherit).  Who calls what:

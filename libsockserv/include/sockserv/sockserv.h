@@ -10,5 +10,6 @@
 #include "server.h"
 #include "sockfile.h"
 #include "threading.h"
+#include "tls.h"
 
 #endif

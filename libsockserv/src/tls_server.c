@@ -1,0 +1,302 @@
+/* tls_server.c - implicit TLS for stream servers: the handshake of every
+ * accepted connection runs before process_request(), driven by the loop
+ * that serves the server, so a client that stalls or speaks plaintext
+ * holds no thread and blocks nobody (see ss_server_set_tls in tls.h). */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "internal.h"
+#include "tls_internal.h"
+
+/* A connection between accept and the end of its handshake.  It lives on
+ * the loop's thread only; the heap block is freed by the last close
+ * callback, so nothing else may point to it. */
+struct pending {
+    struct pending *next, **pprev;
+    ss_server *server;
+    ss_request req; /* req.tls is the connection */
+    ss_addr client;
+    char peer[SS_ADDRSTRLEN];
+    uv_poll_t poll;
+    uv_timer_t timer;
+    int open_handles;
+};
+
+struct ss_tls_server {
+    ss_tls_context *ctx;
+    struct pending *pending;
+    void (*prev_loop_ending)(ss_server *s, void *uv_loop);
+};
+
+static void unlink_pending(struct pending *p)
+{
+    *p->pprev = p->next;
+    if (p->next)
+        p->next->pprev = p->pprev;
+    p->next = NULL;
+    p->pprev = NULL;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    struct pending *p = h->data;
+    if (--p->open_handles == 0)
+        free(p);
+}
+
+/* Takes the request back out of the record and lets the record go. */
+static ss_request release(struct pending *p)
+{
+    ss_request req = p->req;
+    unlink_pending(p);
+    uv_close((uv_handle_t *)&p->poll, on_closed);
+    uv_close((uv_handle_t *)&p->timer, on_closed);
+    return req;
+}
+
+static void fail(ss_server *s, ss_request *req, const ss_addr *client,
+                 const ss_error *err)
+{
+    s->vt.handle_error(s, req, client, err);
+    s->vt.shutdown_request(s, req);
+}
+
+/* The handshake is done: on to process_request, as handle_one would have
+ * gone on without TLS. */
+static int dispatch(ss_server *s, ss_request *req, const ss_addr *client)
+{
+    ss_error err;
+    ss_error_clear(&err);
+    /* The handler reads and writes a blocking socket (its timeouts are
+     * SO_RCVTIMEO/SO_SNDTIMEO, set in setup). */
+    int rc = ss__set_nonblock(req->fd, false);
+    if (rc < 0) {
+        ss_error_set(&err, rc, "TLS: fcntl: %s", ss_strerror(rc));
+        fail(s, req, client, &err);
+        return 0;
+    }
+    ss__tls_server_established(req->tls);
+    return ss__process_verified(s, req, client);
+}
+
+static void complete(struct pending *p, int rc, const ss_error *err)
+{
+    ss_server *s = p->server;
+    ss_addr client = p->client;
+    ss_request req = release(p);
+    if (rc < 0) {
+        fail(s, &req, &client, err);
+        return;
+    }
+    if (ss__shutdown_requested(s)) { /* bpo-35017: no request after it */
+        s->vt.shutdown_request(s, &req);
+        return;
+    }
+    rc = dispatch(s, &req, &client);
+    if (rc < 0) {
+        ss__watch_fatal(s, rc);
+    } else if (ss__shutdown_requested(s)) {
+        /* A sync handler asked for the stop on this thread: let the loop
+         * see it now rather than at the next service tick. */
+        pthread_mutex_lock(&s->priv->lock);
+        ss__watch_wake(s);
+        pthread_mutex_unlock(&s->priv->lock);
+    }
+}
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static void step(struct pending *p)
+{
+    ss_error err;
+    ss_error_clear(&err);
+    short events = 0;
+    int rc = ss__tls_handshake_step(p->req.tls, p->peer, &events, &err);
+    if (rc == -EAGAIN) {
+        uv_poll_start(&p->poll, events == POLLOUT ? UV_WRITABLE : UV_READABLE,
+                      on_poll);
+        return;
+    }
+    complete(p, rc, &err);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    struct pending *p = h->data;
+    (void)events;
+    if (status < 0) {
+        ss_error err;
+        ss_error_set(&err, status, "TLS handshake with %s: %s", p->peer,
+                     uv_strerror(status));
+        complete(p, status, &err);
+        return;
+    }
+    step(p);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    struct pending *p = t->data;
+    ss_error err;
+    ss_error_clear(&err);
+    /* The loop may have been busy (a sync server's handler) while the
+     * client's bytes arrived: one last try before giving up. */
+    short events = 0;
+    int rc = ss__tls_handshake_step(p->req.tls, p->peer, &events, &err);
+    if (rc == -EAGAIN)
+        rc = ss_error_set(&err, -ETIMEDOUT, "TLS handshake with %s: not done "
+                          "within %g s", p->peer,
+                          p->req.tls->ctx->handshake_timeout);
+    complete(p, rc, &err);
+}
+
+/* The loop goes away (serve_forever returns, or detach): handshakes still
+ * pending were never requests; they are closed without a report. */
+static void loop_ending(ss_server *s, void *uv_loop)
+{
+    struct ss_tls_server *ts = s->priv->tls;
+    if (ts->prev_loop_ending)
+        ts->prev_loop_ending(s, uv_loop);
+    while (ts->pending) {
+        ss_request req = release(ts->pending);
+        s->vt.shutdown_request(s, &req);
+    }
+}
+
+static int start_async(ss_server *s, uv_loop_t *loop, ss_request *req,
+                       const ss_addr *client, const char *peer, short events)
+{
+    struct ss_tls_server *ts = s->priv->tls;
+    struct pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    int rc = uv_poll_init(loop, &p->poll, req->fd);
+    if (rc < 0) {
+        free(p);
+        return rc;
+    }
+    p->open_handles = 1;
+    p->poll.data = p;
+    uv_timer_init(loop, &p->timer);
+    p->open_handles++;
+    p->timer.data = p;
+    p->server = s;
+    p->req = *req;
+    p->client = *client;
+    snprintf(p->peer, sizeof p->peer, "%s", peer);
+    p->next = ts->pending;
+    if (p->next)
+        p->next->pprev = &p->next;
+    p->pprev = &ts->pending;
+    ts->pending = p;
+
+    uv_poll_start(&p->poll, events == POLLOUT ? UV_WRITABLE : UV_READABLE,
+                  on_poll);
+    uint64_t ms = (uint64_t)(ts->ctx->handshake_timeout * 1000.0);
+    uv_timer_start(&p->timer, on_timeout, ms ? ms : 1, 0);
+    return 0;
+}
+
+int ss__tls_start_request(ss_server *s, ss_request *req, const ss_addr *client)
+{
+    struct ss_tls_server *ts = s->priv->tls;
+    ss_error err;
+    ss_error_clear(&err);
+    char peer[SS_ADDRSTRLEN];
+    ss_addr_format(client, peer, sizeof peer);
+
+    ss_tls_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        ss_error_set(&err, -ENOMEM, "TLS: out of memory");
+        fail(s, req, client, &err);
+        return 0;
+    }
+    c->heap = true;
+    int rc = ss__tls_conn_setup(c, ts->ctx, req->fd, &err);
+    if (rc < 0) {
+        free(c);
+        fail(s, req, client, &err);
+        return 0;
+    }
+    req->tls = c; /* the request owns it from here: close_request frees it */
+
+    uv_loop_t *loop = ss__watch_loop(s);
+    if (!loop) { /* handle_request(): no loop to drive it, so inline */
+        rc = ss__tls_handshake(c, peer, ts->ctx->handshake_timeout, &err);
+        if (rc < 0) {
+            fail(s, req, client, &err);
+            return 0;
+        }
+        return ss__process_verified(s, req, client);
+    }
+
+    if ((rc = ss__set_nonblock(req->fd, true)) < 0) {
+        ss_error_set(&err, rc, "TLS: fcntl: %s", ss_strerror(rc));
+        fail(s, req, client, &err);
+        return 0;
+    }
+    short events = 0;
+    rc = ss__tls_handshake_step(c, peer, &events, &err);
+    if (rc == 0)
+        return dispatch(s, req, client);
+    if (rc == -EAGAIN) {
+        rc = start_async(s, loop, req, client, peer, events);
+        if (rc == 0) {
+            req->fd = -1; /* the pending record has it now */
+            req->tls = NULL;
+            return 0;
+        }
+        ss_error_set(&err, rc, "TLS handshake with %s: %s", peer,
+                     ss_strerror(rc));
+    }
+    fail(s, req, client, &err);
+    return 0;
+}
+
+int ss_server_set_tls(ss_server *s, ss_tls_context *ctx)
+{
+    struct ss_server_priv *p = s->priv;
+    if (!p)
+        return -EBADF;
+    if (ctx && (!ctx->server || s->socket_type != SOCK_STREAM))
+        return -EINVAL;
+    if (!p->tls) {
+        if (!ctx)
+            return 0;
+        p->tls = calloc(1, sizeof *p->tls);
+        if (!p->tls)
+            return -ENOMEM;
+        /* Another part of the library (the event mode) may use the hook
+         * too: keep it and call it first. */
+        p->tls->prev_loop_ending = p->loop_ending;
+        p->loop_ending = loop_ending;
+    }
+    p->tls->ctx = ctx;
+    return 0;
+}
+
+ss_tls_context *ss_server_get_tls(const ss_server *s)
+{
+    return s->priv && s->priv->tls ? s->priv->tls->ctx : NULL;
+}
+
+bool ss__tls_enabled(ss_server *s)
+{
+    return s->priv->tls && s->priv->tls->ctx;
+}
+
+void ss__tls_server_free(ss_server *s)
+{
+    struct ss_server_priv *p = s->priv;
+    if (!p || !p->tls)
+        return;
+    if (p->loop_ending == loop_ending)
+        p->loop_ending = p->tls->prev_loop_ending;
+    free(p->tls);
+    p->tls = NULL;
+}
