@@ -37,7 +37,7 @@ bool ss__class_derives(const void *cls, const void *base)
     X(verify_request) X(process_request) X(finish_request)                     \
     X(shutdown_request) X(close_request) X(handle_error)                       \
     X(handle_accept_error) X(handle_timeout) X(service_actions)                \
-    X(server_close) X(fileno)
+    X(server_close) X(fileno) X(handle_busy)
 
 void ss__resolve_server_class(ss_server_class *out, const ss_server_class *cls)
 {

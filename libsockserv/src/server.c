@@ -140,6 +140,14 @@ static int base_fileno(ss_server *s)
     return s->socket;
 }
 
+static void base_handle_busy(ss_server *s, ss_request *req,
+                             const ss_addr *client)
+{
+    (void)s;
+    (void)req;
+    (void)client;
+}
+
 const ss_server_class ss_base_server_class = {
     .base = NULL,
     .name = "BaseServer",
@@ -159,6 +167,7 @@ const ss_server_class ss_base_server_class = {
     .service_actions = base_service_actions,
     .server_close = base_server_close,
     .fileno = base_fileno,
+    .handle_busy = base_handle_busy,
 };
 
 /* --- construction and close -------------------------------------------- */
@@ -290,6 +299,12 @@ int ss_server_handle_timeout(ss_server *s)
 void ss_server_service_actions(ss_server *s)
 {
     s->vt.service_actions(s);
+}
+
+void ss_server_handle_busy(ss_server *s, ss_request *req,
+                           const ss_addr *client)
+{
+    s->vt.handle_busy(s, req, client);
 }
 
 const ss_server_class *ss_server_mixin_base(const ss_server *s,

@@ -110,8 +110,14 @@ struct ss_server_class {
     void (*server_close)(ss_server *self);
     /* The descriptor serve_forever() watches. */
     int (*fileno)(ss_server *self);
+    /* A mixin with a bounded capacity (ThreadPoolMixIn with
+     * SS_POOL_REFUSE) turns this request away: called on the serving thread
+     * just before shutdown_request(), so a server can send a short "busy"
+     * reply first.  Must not block for long.  Default: nothing. */
+    void (*handle_busy)(ss_server *self, ss_request *req,
+                        const ss_addr *client);
 
-    ss_slot_fn reserved[6]; /* room to grow without breaking the ABI */
+    ss_slot_fn reserved[5]; /* room to grow without breaking the ABI */
 };
 
 /* A server.  Caller-allocated.  Fields marked read-only are set by the
@@ -229,6 +235,8 @@ void ss_server_handle_error(ss_server *self, ss_request *req,
                             const ss_addr *client, const ss_error *err);
 int ss_server_handle_timeout(ss_server *self);
 void ss_server_service_actions(ss_server *self);
+void ss_server_handle_busy(ss_server *self, ss_request *req,
+                           const ss_addr *client);
 
 /* The class a mixin was mixed into for this instance: the base of the first
  * class in self's chain whose .mixin is `mixin`.  A mixin's super call goes
