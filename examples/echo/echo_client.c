@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <sockserv/address.h>
+#include <sockserv/tls.h>
 
 #include "cli.h"
 
@@ -25,6 +26,7 @@
 
 static const char usage[] =
     "usage: echo-client ADDR [--proto tcp|udp] [--timeout SECONDS]\n"
+    "                   [--tls [--insecure] [--cacert FILE]]\n"
     "\n"
     "Sends standard input to the echo server at ADDR (HOST:PORT,\n"
     "[IPV6]:PORT or unix:PATH) one line at a time and prints each reply.\n"
@@ -32,6 +34,11 @@ static const char usage[] =
     "  --proto P        tcp (default): a stream; udp: one datagram per line\n"
     "                   (a unix: address then means a datagram socket)\n"
     "  --timeout S      how long to wait for a reply (default 5 s)\n"
+    "  --tls            speak TLS (tcp); the server's certificate must be\n"
+    "                   valid for ADDR's host (\"localhost\" for unix:)\n"
+    "  --cacert FILE    trust the CA certificates in FILE (PEM) instead of\n"
+    "                   the system's\n"
+    "  --insecure       do not verify the server's certificate at all\n"
     "  -h, --help       this text\n"
     "\n"
     "Exit status: 0 when every line came back whole, 1 on an error talking\n"
@@ -45,6 +52,10 @@ typedef struct client {
     int fd;
     char tmpdir[256]; /* unix datagram: where our own socket lives */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    bool tls, insecure;
+    const char *cacert;
+    ss_tls_context tls_ctx;
+    ss_tls_conn tls_conn; /* in use when tls_conn.ssl is set */
 } client;
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -82,12 +93,48 @@ static int bind_unix_client(client *c)
 
 static void cleanup(client *c)
 {
+    if (c->tls_conn.ssl) {
+        ss_tls_conn_shutdown(&c->tls_conn);
+        ss_tls_conn_close(&c->tls_conn);
+    }
+    ss_tls_context_close(&c->tls_ctx);
     if (c->fd >= 0)
         close(c->fd);
     if (c->path[0])
         unlink(c->path);
     if (c->tmpdir[0])
         rmdir(c->tmpdir);
+}
+
+/* The name the server's certificate must carry: ADDR's host. */
+static void host_of(const client *c, const ss_addr *addr, char *buf, size_t cap)
+{
+    if (ss_addr_family(addr) == AF_UNIX) {
+        snprintf(buf, cap, "localhost");
+        return;
+    }
+    const char *s = c->addr_text, *colon = strrchr(s, ':');
+    size_t n = colon ? (size_t)(colon - s) : strlen(s);
+    if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+        s++;
+        n -= 2;
+    }
+    snprintf(buf, cap, "%.*s", (int)n, s);
+}
+
+static int start_tls(client *c, const ss_addr *addr)
+{
+    ss_error err;
+    ss_error_clear(&err);
+    ss_tls_options o = {.ca_file = c->cacert, .insecure = c->insecure,
+                        .handshake_timeout = c->timeout};
+    if (ss_tls_context_init(&c->tls_ctx, &o, &err) < 0)
+        return fail("%s", err.msg);
+    char host[256];
+    host_of(c, addr, host, sizeof host);
+    if (ss_tls_connect(&c->tls_conn, &c->tls_ctx, c->fd, host, NULL, &err) < 0)
+        return fail("%s", err.msg);
+    return 0;
 }
 
 static int open_connection(client *c, const ss_addr *addr)
@@ -111,7 +158,7 @@ static int open_connection(client *c, const ss_addr *addr)
     while (rc < 0 && errno == EINTR);
     if (rc < 0)
         return fail("connect %s: %s", c->addr_text, strerror(errno));
-    return 0;
+    return c->tls ? start_tls(c, addr) : 0;
 }
 
 /* Reads one line ('\n' included) or CHUNK_MAX bytes, NUL bytes and all.
@@ -135,10 +182,17 @@ static int receive_error(const client *c, int e)
     return fail("receive from %s: %s", c->addr_text, strerror(e));
 }
 
-static int send_all(const client *c, const char *buf, size_t n)
+static int send_all(client *c, const char *buf, size_t n)
 {
     size_t done = 0;
     while (done < n) {
+        if (c->tls) {
+            ssize_t w = c->tls_conn.base.send(&c->tls_conn.base, buf + done, n - done);
+            if (w < 0)
+                return fail("send to %s: %s", c->addr_text, ss_strerror((int)w));
+            done += (size_t)w;
+            continue;
+        }
         ssize_t w = send(c->fd, buf + done, n - done, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
             continue;
@@ -150,14 +204,23 @@ static int send_all(const client *c, const char *buf, size_t n)
 }
 
 /* TCP: the echo may come back in pieces; wait until all n bytes are here. */
-static int exchange_stream(const client *c, const char *line, size_t n, char *reply)
+static int exchange_stream(client *c, const char *line, size_t n, char *reply)
 {
     int rc = send_all(c, line, n);
     if (rc)
         return rc;
     size_t got = 0;
     while (got < n) {
-        ssize_t r = recv(c->fd, reply + got, n - got, 0);
+        ssize_t r;
+        if (c->tls) {
+            r = c->tls_conn.base.recv(&c->tls_conn.base, reply + got, n - got);
+            if (r == -ETIMEDOUT)
+                return receive_error(c, EAGAIN);
+            if (r < 0)
+                return fail("receive from %s: %s", c->addr_text, ss_strerror((int)r));
+        } else {
+            r = recv(c->fd, reply + got, n - got, 0);
+        }
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -233,6 +296,18 @@ int main(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             if (!cli_parse_seconds(v, &c.timeout))
                 return cli_usage_error(argv[0], "--timeout: '%s' is not a number of seconds", v);
+        } else if ((m = cli_match(argc, argv, &i, "--tls", NULL)) != 0) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            c.tls = true;
+        } else if ((m = cli_match(argc, argv, &i, "--insecure", NULL)) != 0) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            c.insecure = true;
+        } else if ((m = cli_match(argc, argv, &i, "--cacert", &v)) != 0) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            c.cacert = v;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             return cli_usage_error(argv[0], "unknown option '%s'", argv[i]);
         } else if (c.addr_text) {
@@ -243,6 +318,10 @@ int main(int argc, char **argv)
     }
     if (!c.addr_text)
         return cli_usage_error(argv[0], "missing ADDR");
+    if ((c.insecure || c.cacert) && !c.tls)
+        return cli_usage_error(argv[0], "--insecure and --cacert need --tls");
+    if (c.tls && c.udp)
+        return cli_usage_error(argv[0], "--tls needs --proto tcp");
 
     ss_addr addr;
     ss_error err;

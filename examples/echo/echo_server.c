@@ -30,6 +30,7 @@
 static const char usage[] =
     "usage: echo-server [--listen ADDR] [--proto tcp|udp]\n"
     "                   [--mode sync|threading|forking] [--verbose]\n"
+    "                   [--tls-cert FILE --tls-key FILE]\n"
     "\n"
     "Echoes every byte (tcp) or every datagram (udp) back to its sender.\n"
     "\n"
@@ -41,6 +42,10 @@ static const char usage[] =
     "  --mode M        sync: one request at a time; threading (default): a\n"
     "                  thread per request; forking: a process per request\n"
     "  --verbose       one line per connection (udp: per datagram) on stderr\n"
+    "  --tls-cert F    serve TLS (tcp only) with the PEM certificate chain F\n"
+    "  --tls-key F     and its PEM private key F; a client that fails the\n"
+    "                  handshake (or stays silent 10 s) is dropped and\n"
+    "                  reported, without holding up other clients\n"
     "  -h, --help      this text\n"
     "\n"
     "When ready it prints one line, \"listening on ADDR\", with the address\n"
@@ -70,6 +75,7 @@ typedef struct options {
     enum proto proto;
     enum mode mode;
     bool verbose;
+    const char *tls_cert, *tls_key;
 } options;
 
 /* [proto][mode][unix] */
@@ -129,6 +135,14 @@ static int parse_options(int argc, char **argv, options *o)
                 return cli_usage_error(
                     argv[0], "--mode: '%s' is not sync, threading or forking", v);
             o->mode = (enum mode)p;
+        } else if ((m = cli_match(argc, argv, &i, "--tls-cert", &v)) != 0) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            o->tls_cert = v;
+        } else if ((m = cli_match(argc, argv, &i, "--tls-key", &v)) != 0) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            o->tls_key = v;
         } else if ((m = cli_match(argc, argv, &i, "--verbose", NULL)) != 0) {
             if (m < 0)
                 return CLI_EXIT_USAGE;
@@ -139,6 +153,10 @@ static int parse_options(int argc, char **argv, options *o)
             return cli_usage_error(argv[0], "unexpected argument '%s'", argv[i]);
         }
     }
+    if (!o->tls_cert != !o->tls_key)
+        return cli_usage_error(argv[0], "--tls-cert and --tls-key go together");
+    if (o->tls_cert && o->proto != PROTO_TCP)
+        return cli_usage_error(argv[0], "--tls-cert: TLS needs --proto tcp");
     return -1;
 }
 
@@ -365,6 +383,18 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     srv.data = &settings;
+    /* Static: request threads use it until ss_server_close() returns. */
+    static ss_tls_context tls;
+    if (opts.tls_cert) {
+        ss_tls_options to = {.server = true, .cert_file = opts.tls_cert,
+                             .key_file = opts.tls_key};
+        if (ss_tls_context_init(&tls, &to, &err) < 0) {
+            fprintf(stderr, "%s: %s\n", prog, err.msg);
+            ss_server_close(&srv);
+            return CLI_EXIT_USAGE;
+        }
+        ss_server_set_tls(&srv, &tls);
+    }
     if (is_unix) {
         struct stat sb;
         if (lstat(file.path, &sb) == 0) {
@@ -408,5 +438,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: stopped accepting; finishing %zu running request(s)\n",
                 prog, running_requests(&srv));
     ss_server_close(&srv);
+    ss_tls_context_close(&tls);
     return rc < 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 }
