@@ -23,7 +23,8 @@
 #include "conn.h"
 
 typedef struct ssh_command {
-    const char *line;  /* given to /bin/sh -c */
+    const char *line;  /* given to /bin/sh -c; read only until the fork, so
+                          it may live in the frame buffer ssh_run reuses */
     const char *cwd;   /* the session's directory */
     char *const *envp; /* the session's environment */
     double timeout;    /* seconds; <= 0: none */
