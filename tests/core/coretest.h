@@ -19,11 +19,7 @@
 
 /* Criterion, or under ThreadSanitizer (where Criterion cannot start) the
  * same API from crlite.h. */
-#ifdef SOCKSERV_CRLITE
-#include "crlite.h"
-#else
 #include <criterion/criterion.h>
-#endif
 
 /* Every wait in these suites gives up after this long: far beyond what a
  * loaded machine or a sanitizer build needs, short enough to fail fast. */

@@ -1,7 +1,8 @@
-/* tests/core/crlite.c - the runner behind crlite.h (TSan builds only). */
+/* tests/support/crlite.c - the runner behind crlite.h (TSan builds only). */
 #include "crlite.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fnmatch.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,11 +19,52 @@
 
 static const struct crlite_test *tests[CRLITE_MAX_TESTS];
 static size_t ntests;
+static const struct crlite_suite *suites[CRLITE_MAX_TESTS];
+static size_t nsuites;
+static bool expect_failed; /* in the test's own process */
 
 void crlite_register(const struct crlite_test *t)
 {
     if (ntests < CRLITE_MAX_TESTS)
         tests[ntests++] = t;
+}
+
+void crlite_register_suite(const struct crlite_suite *s)
+{
+    if (nsuites < CRLITE_MAX_TESTS)
+        suites[nsuites++] = s;
+}
+
+static const struct crlite_suite *suite_of(const struct crlite_test *t)
+{
+    for (size_t i = 0; i < nsuites; i++)
+        if (strcmp(suites[i]->name, t->suite) == 0)
+            return suites[i];
+    return NULL;
+}
+
+void crlite_expect_failed(const char *file, int line, const char *expr,
+                          const char *fmt, ...)
+{
+    char msg[1024] = "";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "[----] %s:%d: Expectation Failed: %s%s%s\n", file, line,
+            expr, msg[0] ? "\n[----]   " : "", msg);
+    fflush(stderr);
+    expect_failed = true;
+}
+
+void crlite_log(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("[----] ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
 }
 
 void crlite_fail(const char *file, int line, const char *expr,
@@ -70,14 +112,25 @@ static int run_one(const struct crlite_test *t)
         perror("fork");
         return 1;
     }
+    const struct crlite_suite *suite = suite_of(t);
     if (pid == 0) {
         setpgid(0, 0);
+        if (suite && suite->init)
+            suite->init();
+        if (t->init)
+            t->init();
         t->fn();
+        if (t->fini)
+            t->fini();
+        if (suite && suite->fini)
+            suite->fini();
         /* exit(), not _exit(): TSan sets the status (66) here when it
          * reported a race. */
-        exit(0);
+        exit(expect_failed ? 1 : 0);
     }
-    double limit = t->timeout > 0 ? t->timeout : CRLITE_DEFAULT_TIMEOUT;
+    double limit = t->timeout > 0                ? t->timeout
+                   : suite && suite->timeout > 0 ? suite->timeout
+                                                 : CRLITE_DEFAULT_TIMEOUT;
     int st = 0;
     bool timed_out = false;
     for (;;) {
