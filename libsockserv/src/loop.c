@@ -328,12 +328,13 @@ int ss_server_attach(ss_server *s, void *uv_loop, double poll_interval)
         return -EBUSY;
     }
     p->serving = true;
+    p->attached = true;
     p->serving_thread = pthread_self();
     pthread_mutex_unlock(&p->lock);
     int rc = ss__watch_start(s, uv_loop, poll_interval, false);
     if (rc < 0) {
         pthread_mutex_lock(&p->lock);
-        p->serving = false;
+        p->serving = p->attached = false;
         pthread_mutex_unlock(&p->lock);
     }
     return rc;
@@ -346,6 +347,6 @@ void ss_server_detach(ss_server *s)
         return;
     ss__watch_stop(s);
     pthread_mutex_lock(&p->lock);
-    p->serving = false;
+    p->serving = p->attached = false;
     pthread_mutex_unlock(&p->lock);
 }

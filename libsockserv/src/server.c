@@ -435,6 +435,10 @@ int ss_server_shutdown(ss_server *s)
     if (!p)
         return -EBADF;
     pthread_mutex_lock(&p->lock);
+    if (p->attached) { /* the caller's loop: only detach stops it */
+        pthread_mutex_unlock(&p->lock);
+        return -EINVAL;
+    }
     __atomic_store_n(&p->shutdown_request, true, __ATOMIC_RELEASE);
     if (p->serving && pthread_equal(p->serving_thread, pthread_self())) {
         /* A handler of a sync server: waiting would be waiting for

@@ -190,7 +190,9 @@ int ss_server_serve_forever(ss_server *self, double poll_interval);
  * and the next serve_forever() returns at once.  Called on the thread that
  * runs serve_forever() (a sync server's handler), it cannot wait for itself:
  * it asks for the stop, returns 0 at once, and serve_forever() returns when
- * the current request is done.  Python deadlocks there. */
+ * the current request is done.  Python deadlocks there.  A server attached
+ * to the caller's loop is stopped with ss_server_detach(): shutdown returns
+ * -EINVAL for it. */
 int ss_server_shutdown(ss_server *self);
 
 /* Handles one request, waiting at most self->timeout for it (none when < 0).
