@@ -461,3 +461,106 @@ Test(program, several_listeners_ipv4_ipv6_unix)
     ftc_close(&c);
     ftx_stop(&s, true);
 }
+
+Test(protocol, data_timeout_when_nobody_connects)
+{
+    ftx_stop(&srv, true);
+    ftx_init(&srv, "ftpd-dto");
+    ftx_add_user(&srv, "alice", "secret", "1M");
+    const char *extra[] = {"--set", "data_timeout=0.5", NULL};
+    ftx_start(&srv, extra);
+    ftc c;
+    ftc_open(&c, &srv);
+    ftc_login(&c, "alice", "secret");
+    cr_expect_eq(ftc_cmd(&c, "EPSV"), 229);
+    double t0 = ts_now();
+    cr_expect_eq(ftc_cmd(&c, "LIST"), 425, "%s", c.reply);
+    cr_expect_lt(ts_now() - t0, 10.0);
+    cr_expect_eq(ftc_cmd(&c, "NOOP"), 200);
+    ftc_close(&c);
+}
+
+Test(protocol, log_file_and_xferlog_file)
+{
+    ftx_stop(&srv, true);
+    ftx_init(&srv, "ftpd-logs");
+    ftx_add_user(&srv, "alice", "secret", "1M");
+    char log[700], xlog[700], set1[720], set2[720];
+    snprintf(log, sizeof log, "%s/ftpd.log", srv.dir);
+    snprintf(xlog, sizeof xlog, "%s/xferlog", srv.dir);
+    snprintf(set1, sizeof set1, "log_file=%s", log);
+    snprintf(set2, sizeof set2, "xferlog_file=%s", xlog);
+    const char *extra[] = {"--set", set1, "--set", set2, NULL};
+    ftx_start(&srv, extra);
+    ftc c;
+    ftc_open(&c, &srv);
+    ftc_login(&c, "alice", "secret");
+    cr_expect_eq(ftc_put(&c, "STOR x y.bin", "12345", 5), 226);
+    ftc_close(&c);
+    ftx_stop(&srv, false);
+    size_t n;
+    char *l = ftx_read_file(log, &n);
+    cr_expect(strstr(l, "login user=alice") && strstr(l, "cmd=STOR"), "%s", l);
+    free(l);
+    char *x = ftx_read_file(xlog, &n);
+    /* xferlog(5): ... host size name type action direction mode user service
+     * auth id status; blanks in the name become '_' */
+    cr_expect(strstr(x, " 127.0.0.1:") && strstr(x, " 5 /x_y.bin b _ i r alice ftp 0 * c\n"),
+              "%s", x);
+    free(x);
+}
+
+static void sigterm_mid_transfer(const char *mode)
+{
+    ftx_stop(&srv, true);
+    ftx_init(&srv, "ftpd-grace");
+    ftx_add_user(&srv, "alice", "secret", "1G");
+    const char *extra[] = {"--set", mode, NULL};
+    ftx_start(&srv, extra);
+    /* Far more than the socket buffers hold, so the server is mid-transfer
+     * when the signal comes.  Sparse: no disk or memory spent on it. */
+    size_t n = 64u << 20;
+    cr_assert_eq(truncate(ftx_home_path(&srv, "alice", "big"), 0), -1);
+    ftx_write_file(ftx_home_path(&srv, "alice", "big"), "", 0);
+    cr_assert_eq(truncate(ftx_home_path(&srv, "alice", "big"), (off_t)n), 0);
+    char *big = malloc(1 << 20);
+    ftc c, idle;
+    ftc_open(&c, &srv);
+    ftc_login(&c, "alice", "secret");
+    ftc_open(&idle, &srv);
+    cr_expect_eq(ftc_cmd(&c, "TYPE I"), 200);
+    int d = ftc_epsv(&c);
+    cr_assert_eq(ftc_cmd(&c, "RETR big"), 150);
+    char buf[4096];
+    ssize_t first = read(d, buf, sizeof buf);
+    cr_assert(first > 0);
+    kill(srv.proc.pid, SIGTERM);
+    cr_expect_eq(ftc_reply(&idle), 421, "idle session: %s", idle.reply);
+    /* the transfer in progress finishes whole */
+    size_t got = 0;
+    for (;;) {
+        ssize_t k = read(d, big, 1 << 20);
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    cr_expect_eq(got + (size_t)first, n, "got %zu", got);
+    cr_expect_eq(ftc_reply(&c), 226, "%s", c.reply);
+    close(d);
+    int st = ts_stop(&srv.proc, 0, 20);
+    srv.running = false;
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+    ftc_close(&c);
+    ftc_close(&idle);
+    free(big);
+}
+
+Test(protocol, sigterm_lets_a_running_transfer_finish_threading)
+{
+    sigterm_mid_transfer("concurrency=threading");
+}
+
+Test(protocol, sigterm_lets_a_running_transfer_finish_forking)
+{
+    sigterm_mid_transfer("concurrency=forking");
+}
