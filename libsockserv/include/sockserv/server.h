@@ -141,10 +141,13 @@ struct ss_server {
     bool allow_reuse_port;    /* SO_REUSEPORT, IP sockets only */
     double timeout;           /* handle_request() timeout in s; < 0: None */
     size_t max_packet_size;   /* datagram servers: 8192 */
-    /* mixin attributes (threading.h, forking.h) */
+    /* mixin attributes (threading.h, forking.h, threadpool.h) */
     bool daemon_threads;
     bool block_on_close;
     unsigned max_children;
+    unsigned pool_workers;    /* ThreadPoolMixIn: worker threads */
+    unsigned pool_queue_size; /* ThreadPoolMixIn: requests that may wait */
+    int pool_when_full;       /* ThreadPoolMixIn: SS_POOL_WAIT or _REFUSE */
 
     /* private */
     ss_server_class vt; /* the class with every slot resolved */
