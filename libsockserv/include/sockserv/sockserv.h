@@ -10,6 +10,7 @@
 #include "server.h"
 #include "sockfile.h"
 #include "threading.h"
+#include "threadpool.h"
 #include "tls.h"
 
 #endif
