@@ -56,26 +56,48 @@ static void start_threading(void)
     start_with("127.0.0.1:0", "threading", NULL, NULL);
 }
 
+/* Sanitizer reports do not always change an exit status (UBSan goes on by
+ * default), so the programs' stderr is searched for them too. */
+static bool sanitizer_report(const char *text)
+{
+    return strstr(text, "runtime error:") || strstr(text, "Sanitizer");
+}
+
 static void stop_server(void)
 {
     if (server.pid <= 0)
         return;
     int st = ts_stop(&server, SIGTERM, 10);
+    server.pid = 0;
     cr_expect(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
               "the server did not stop cleanly on SIGTERM (%d); stderr:\n%s",
               st, server.err);
+    cr_expect(!sanitizer_report(server.err), "server stderr:\n%s", server.err);
 }
 
 TestSuite(ssh, .init = start_threading, .fini = stop_server, .timeout = 120);
 TestSuite(ssh_setup, .fini = stop_server, .timeout = 120);
 
 /* ssh-demo ADDR -c cmd, stdin from `in`.  Returns the wait status. */
+static int run_client(char *const argv[], const char *in, char *out,
+                      size_t out_cap, char *err, size_t err_cap)
+{
+    static char own[8192];
+    if (!err) {
+        err = own;
+        err_cap = sizeof own;
+    }
+    int st = ts_run(argv, in, in ? strlen(in) : 0, out, out_cap, err, err_cap,
+                    60);
+    cr_expect(!sanitizer_report(err), "client stderr:\n%s", err);
+    return st;
+}
+
 static int run_cmd(const char *cmd, const char *in, char *out, size_t out_cap,
                    char *err, size_t err_cap)
 {
     char *argv[] = {client_bin, addr_text, "-c", (char *)cmd, NULL};
-    return ts_run(argv, in, in ? strlen(in) : 0, out, out_cap, err, err_cap,
-                  60);
+    return run_client(argv, in, out, out_cap, err, err_cap);
 }
 
 /* ssh-demo ADDR with a script on stdin. */
@@ -83,7 +105,7 @@ static int run_script(const char *script, char *out, size_t out_cap, char *err,
                       size_t err_cap)
 {
     char *argv[] = {client_bin, addr_text, NULL};
-    return ts_run(argv, script, strlen(script), out, out_cap, err, err_cap, 60);
+    return run_client(argv, script, out, out_cap, err, err_cap);
 }
 
 static int exit_code(int st)
@@ -440,6 +462,74 @@ Test(ssh_setup, ten_concurrent_sleep_1_sessions_in_forking_mode)
     ten_concurrent_sleeps();
 }
 
+/* The interactive client, on a pseudo-terminal made by Python's pty module:
+ * the prompt, Ctrl-C at the prompt and during a command, stdin typed into a
+ * running command, Ctrl-D, and the last status as the exit status. */
+static const char pty_script[] =
+    "import os, pty, select, sys, time\n"
+    "client, addr = sys.argv[1], sys.argv[2]\n"
+    "pid, fd = pty.fork()\n"
+    "if pid == 0:\n"
+    "    os.execv(client, [client, addr])\n"
+    "buf = b''\n"
+    "def expect(pat, t=10):\n"
+    "    global buf\n"
+    "    end = time.time() + t\n"
+    "    while pat not in buf:\n"
+    "        left = end - time.time()\n"
+    "        if left <= 0:\n"
+    "            sys.exit('no %r in %r' % (pat, buf))\n"
+    "        if select.select([fd], [], [], left)[0]:\n"
+    "            try:\n"
+    "                data = os.read(fd, 4096)\n"
+    "            except OSError:\n"
+    "                data = b''\n"
+    "            if not data:\n"
+    "                sys.exit('EOF before %r in %r' % (pat, buf))\n"
+    "            buf += data\n"
+    "    i = buf.index(pat) + len(pat)\n"
+    "    seen, buf = buf[:i], buf[i:]\n"
+    "    return seen\n"
+    "def child_sleep(parent, t=10):\n"
+    "    end = time.time() + t\n"
+    "    while time.time() < end:\n"
+    "        for p in filter(str.isdigit, os.listdir('/proc')):\n"
+    "            try:\n"
+    "                f = open('/proc/%s/stat' % p).read().split()\n"
+    "            except OSError:\n"
+    "                continue\n"
+    "            if f[1] == '(sleep)' and int(f[3]) == parent:\n"
+    "                return\n"
+    "        time.sleep(0.01)\n"
+    "    sys.exit('sleep never started')\n"
+    "prompt = addr.encode() + b'$ '\n"
+    "expect(prompt)\n"
+    "os.write(fd, b'cd /\\n'); expect(prompt)\n"
+    "os.write(fd, b'pwd\\n'); expect(b'\\r\\n/\\r\\n'); expect(prompt)\n"
+    "os.write(fd, b'\\x03'); expect(prompt)\n"
+    "os.write(fd, b'echo pid=$$; sleep 100\\n')\n"
+    "expect(b'sleep 100\\r\\n')  # the terminal's echo\n"
+    "expect(b'pid='); child_sleep(int(expect(b'\\r\\n')[:-2]))\n"
+    "t0 = time.time(); os.write(fd, b'\\x03'); expect(prompt, 5)\n"
+    "if time.time() - t0 > 3:\n"
+    "    sys.exit('Ctrl-C took %.1f s' % (time.time() - t0))\n"
+    "os.write(fd, b'tr a-z A-Z\\n')\n"
+    "os.write(fd, b'typed\\n\\x04'); expect(b'TYPED\\r\\n'); expect(prompt)\n"
+    "os.write(fd, b\"sh -c 'exit 4'\\n\"); expect(prompt)\n"
+    "os.write(fd, b'\\x04')\n"
+    "_, st = os.waitpid(pid, 0)\n"
+    "if not os.WIFEXITED(st) or os.WEXITSTATUS(st) != 4:\n"
+    "    sys.exit('client status %r, output %r' % (st, buf))\n";
+
+Test(ssh, interactive_prompt_on_a_terminal)
+{
+    char err[4096];
+    char *argv[] = {"/usr/bin/python3", "-c", (char *)pty_script, client_bin,
+                    addr_text, NULL};
+    int st = ts_run(argv, NULL, 0, NULL, 0, err, sizeof err, 60);
+    cr_assert_eq(exit_code(st), 0, "%s", err);
+}
+
 /* --- session state -------------------------------------------------------- */
 
 Test(ssh, cd_then_pwd_and_cd_alone_goes_home)
@@ -677,7 +767,6 @@ Test(ssh_setup, unix_socket_and_forking_mode_serve_sessions)
     snprintf(want, sizeof want, "x=1\n%s\n", home);
     cr_assert_str_eq(out, want);
     stop_server();
-    server.pid = 0;
     struct stat st;
     cr_assert_neq(stat(listen + 5, &st), 0, "socket file left behind");
     ts_rmtree(dir);
