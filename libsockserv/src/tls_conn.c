@@ -253,9 +253,17 @@ void ss_tls_conn_close(ss_tls_conn *c)
         return;
     bool heap = c->heap;
     if (c->ssl) {
+        /* OpenSSL drops the session of a connection freed without a
+         * shutdown, and a resumed connection shares its session object
+         * with the one it resumed: a data channel closed without
+         * close_notify would cost the control connection its session.
+         * Only a fatal error (c->failed) should do that. */
+        if (!c->failed && SSL_is_init_finished(c->ssl))
+            SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
         SSL_set_app_data(c->ssl, NULL);
         SSL_free(c->ssl); /* frees the BIO; sends nothing */
     }
+    SSL_SESSION_free(c->fresh_session);
     free(c->prefix);
     memset(c, 0, sizeof *c);
     c->heap = heap;
@@ -267,6 +275,22 @@ void ss_tls_conn_free(ss_tls_conn *c)
         return;
     ss_tls_conn_close(c);
     free(c);
+}
+
+/* Every session a client connection receives (TLS 1.3 tickets come one or
+ * more at a time after the handshake) becomes the family's newest. */
+int ss__tls_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    ss_tls_conn *c = SSL_get_app_data(ssl);
+    if (!c || !c->ctx || !c->ctx->lock)
+        return 0;
+    ss_tls_conn *root = c->root ? c->root : c;
+    CRYPTO_THREAD_write_lock(c->ctx->lock);
+    SSL_SESSION *old = root->fresh_session;
+    root->fresh_session = sess;
+    CRYPTO_THREAD_unlock(c->ctx->lock);
+    SSL_SESSION_free(old);
+    return 1; /* the reference is ours */
 }
 
 /* --- the session tag -----------------------------------------------------
@@ -459,7 +483,17 @@ int ss_tls_connect(ss_tls_conn *c, ss_tls_context *ctx, int fd,
         }
     }
     if (resume && resume->ssl) {
-        SSL_SESSION *sess = SSL_get1_session(resume->ssl);
+        c->root = resume->root ? resume->root : (ss_tls_conn *)resume;
+        SSL_SESSION *sess = NULL;
+        CRYPTO_THREAD_write_lock(ctx->lock);
+        if (c->root->fresh_session &&
+            SSL_SESSION_is_resumable(c->root->fresh_session)) {
+            sess = c->root->fresh_session;
+            SSL_SESSION_up_ref(sess);
+        }
+        CRYPTO_THREAD_unlock(ctx->lock);
+        if (!sess)
+            sess = SSL_get1_session(resume->ssl);
         if (sess) {
             SSL_set_session(c->ssl, sess);
             SSL_SESSION_free(sess);

@@ -53,6 +53,7 @@ void ss_tls_context_close(ss_tls_context *ctx)
         return;
     SSL_CTX_free(ctx->ssl_ctx);
     BIO_meth_free(ctx->bio_method);
+    CRYPTO_THREAD_lock_free(ctx->lock);
     memset(ctx, 0, sizeof *ctx);
 }
 
@@ -143,6 +144,12 @@ static int setup_client(ss_tls_context *ctx, const ss_tls_options *opt,
      * in a cache nobody would look up. */
     SSL_CTX_set_session_cache_mode(sc, SSL_SESS_CACHE_CLIENT |
                                            SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(sc, ss__tls_new_session);
+    ctx->lock = CRYPTO_THREAD_lock_new();
+    if (!ctx->lock) {
+        ss_tls_context_close(ctx);
+        return ss_error_set(err, -ENOMEM, "tls: out of memory");
+    }
     return 0;
 }
 

@@ -37,6 +37,9 @@ SSL_TICKET_RETURN ss__tls_ticket_dec(SSL *ssl, SSL_SESSION *sess,
                                      size_t keyname_len,
                                      SSL_TICKET_STATUS status, void *arg);
 
+/* Client contexts: keeps each new session on its connection family. */
+int ss__tls_new_session(SSL *ssl, SSL_SESSION *sess);
+
 /* The socket BIO of a context (tls_conn.c). */
 BIO_METHOD *ss__tls_bio_method_new(void);
 

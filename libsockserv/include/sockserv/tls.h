@@ -121,6 +121,7 @@ typedef struct ss_tls_context {
     struct bio_method_st *bio_method; /* the socket BIO used by connections */
     bool server;
     bool verify; /* client: the peer is verified */
+    void *lock;  /* client: guards the connections' fresh sessions */
     double handshake_timeout;
 } ss_tls_context;
 
@@ -154,6 +155,11 @@ typedef struct ss_tls_conn {
     bool eof;       /* the peer's close_notify arrived */
     bool truncated; /* the peer closed without close_notify */
     bool heap;      /* allocated by the library */
+    /* client: the newest session of this connection's family (itself and
+     * the connections that resumed it), for the next one to resume:
+     * TLS 1.3 tickets are single-use */
+    void *fresh_session;
+    struct ss_tls_conn *root; /* client: the connection it resumed */
 } ss_tls_conn;
 
 /* --- client side ------------------------------------------------------ */
@@ -163,9 +169,12 @@ typedef struct ss_tls_conn {
  * server's certificate against and to send as SNI (an IP literal is checked
  * against the certificate's IP addresses and not sent); may be NULL only
  * for an insecure context.  resume: another connection to the same server
- * whose session this one resumes (an FTP data channel), or NULL; with
- * TLS 1.3 the session exists only once that connection has read something
- * after its handshake (the server's tickets arrive then).  Waits at most
+ * whose session this one resumes (an FTP data channel), or NULL; it must
+ * outlive this connection.  With TLS 1.3 the session exists only once that
+ * connection has read something after its handshake (the server's tickets
+ * arrive then), and since a TLS 1.3 ticket is used only once, each new
+ * connection resumes the newest ticket any connection of the family
+ * received (the server gives a resumed connection new tickets).  Waits at most
  * ctx->handshake_timeout whatever fd's blocking mode (which is kept).
  * Returns 0, SS_ETLS (err: "certificate verify failed: certificate has
  * expired"), -ETIMEDOUT or -errno; on failure *c needs no close.
