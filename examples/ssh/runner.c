@@ -64,9 +64,15 @@ __attribute__((noreturn)) static void exec_child(const ssh_command *cmd,
                                                  char *const argv[], int in,
                                                  int out, int err)
 {
+    /* A new session: its own process group for signals, and no controlling
+     * terminal, so a program cannot reach the server's terminal.  First,
+     * to keep the window short in which the group does not exist yet (see
+     * signal_command). */
+    setsid();
     /* The server blocks SIGTERM/SIGINT (a thread takes them with sigwait)
      * and ignores SIGPIPE; an exec keeps both the mask and ignored
-     * dispositions, and the command must start with the defaults. */
+     * dispositions, and the command must start with the defaults.  A
+     * signal sent meanwhile stays pending and acts once unblocked. */
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
@@ -75,9 +81,6 @@ __attribute__((noreturn)) static void exec_child(const ssh_command *cmd,
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    /* A new session: its own process group for signals, and no controlling
-     * terminal, so a program cannot reach the server's terminal. */
-    setsid();
     if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
         _exit(127);
     /* Other sessions' sockets must not live on in this command, or their
@@ -137,6 +140,17 @@ fail:
     return rc;
 }
 
+/* Sends sig to the command's process group, and to the shell itself: until
+ * the child has called setsid() the group does not exist and kill(-pid)
+ * fails with ESRCH, while the shell, our unreaped child, can always be
+ * reached by its pid.  Nothing else is in the group before the shell runs,
+ * so the two together never miss a process. */
+static void signal_command(const run *r, int sig)
+{
+    kill(-r->pid, sig);
+    kill(r->pid, sig);
+}
+
 /* Notes that the shell exited: kills what it left in its group, while its
  * unreaped zombie still holds the group id (so the id cannot have been
  * reused), then reaps it. */
@@ -161,7 +175,7 @@ static void check_exit(run *r)
 static void kill_and_reap(run *r)
 {
     if (!r->exited) {
-        kill(-r->pid, SIGKILL);
+        signal_command(r, SIGKILL);
         while (waitpid(r->pid, &r->wstatus, 0) < 0 && errno == EINTR)
             ;
         r->exited = true;
@@ -226,7 +240,7 @@ static int client_frame(run *r, const ssh_frame_header *h, ss_error *err)
                                 "protocol error: SIGNAL frame names no "
                                 "signal this server sends");
         if (!r->exited)
-            kill(-r->pid, sig);
+            signal_command(r, sig);
         return 0;
     }
     default:
@@ -310,7 +324,7 @@ static int loop(run *r, ss_error *err)
         if (!r->exited && r->deadline > 0 && !r->timed_out &&
             now() >= r->deadline) {
             r->timed_out = true;
-            kill(-r->pid, SIGKILL);
+            signal_command(r, SIGKILL);
             if (r->pidfd < 0)
                 check_exit(r);
         }

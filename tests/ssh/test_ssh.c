@@ -434,6 +434,35 @@ Test(ssh_setup, disconnect_kills_the_running_command_in_forking_mode)
     disconnect_kills_command();
 }
 
+Test(ssh_setup, client_gone_right_after_run_still_kills_the_command)
+{
+    /* The command may not have its process group yet when the client is
+     * already gone; killing it must not wait for the group to exist. */
+    start_with("127.0.0.1:0", "threading", NULL, NULL);
+    for (int i = 0; i < 20; i++) {
+        int fd = ts_connect(&addr, SOCK_STREAM, 10);
+        cr_assert_geq(fd, 0);
+        uint8_t buf[64];
+        const char *cmd = "exec sleep 100";
+        size_t n = 0;
+        ssh_frame_encode_header(buf, SSH_HELLO, 1);
+        buf[SSH_FRAME_HEADER] = SSH_PROTO_VERSION;
+        n = SSH_FRAME_HEADER + 1;
+        ssh_frame_encode_header(buf + n, SSH_RUN, strlen(cmd));
+        memcpy(buf + n + SSH_FRAME_HEADER, cmd, strlen(cmd));
+        n += SSH_FRAME_HEADER + strlen(cmd);
+        cr_assert_eq(ts_write_full(fd, buf, n), 0);
+        close(fd);
+    }
+    /* A session stuck with its command would hold up the stop. */
+    double t0 = ts_now();
+    int st = ts_stop(&server, SIGTERM, 20);
+    server.pid = 0;
+    cr_assert(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "status %d; stderr: %s", st, server.err);
+    cr_assert_lt(ts_now() - t0, 5.0, "stopping took %.1f s", ts_now() - t0);
+}
+
 static void ten_concurrent_sleeps(void)
 {
     ts_proc *p = calloc(10, sizeof *p);
