@@ -13,6 +13,9 @@
  *                     them) and keep them open, silent, until the end.
  *   --tls             stream mode over TLS (OpenSSL), handshake done before
  *                     the clock starts.
+ *   --max-seconds T   stop after T seconds and report what was completed
+ *                     ("truncated": true), so a slow server cannot make a
+ *                     run last minutes.
  *
  * The work is split over --threads T threads, each with its own epoll set,
  * so that the generator is not what limits a fast server; with two cores
@@ -35,6 +38,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -69,6 +73,7 @@ typedef struct options {
     bool tls;
     const char *tls_ca; /* NULL with --tls-insecure */
     bool hold;
+    double max_seconds; /* 0: no limit */
 } options;
 
 static options opt = {.conns = 1, .rounds = 1000, .size = 64, .threads = 1};
@@ -135,6 +140,7 @@ typedef struct worker {
 } worker;
 
 static pthread_barrier_t start_barrier;
+static atomic_int truncated; /* some worker hit --max-seconds */
 
 static void fill_pattern(unsigned char *p, size_t n, int id)
 {
@@ -253,6 +259,22 @@ static void want_out(worker *w, conn *c, bool on)
 
 /* --- stream mode --------------------------------------------------------- */
 
+/* A connection that has made all its round trips is closed at once: a
+ * server that serves one connection at a time (sync) waits for its EOF
+ * before it accepts the next. */
+static void finish_conn(worker *w, conn *c)
+{
+    c->state = C_DONE;
+    w->finished++;
+    if (c->ssl) {
+        SSL_shutdown(c->ssl); /* close_notify; the answer is not awaited */
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
+    close(c->fd); /* also leaves the epoll set */
+    c->fd = -1;
+}
+
 static const unsigned char *round_data(const conn *c)
 {
     return c->pat + (c->round % PATTERN_SHIFTS);
@@ -288,9 +310,7 @@ static void stream_pump(worker *w, conn *c)
                 c->sent = c->rcvd = 0;
                 c->t0 = t;
                 if (c->round == opt.rounds) {
-                    c->state = C_DONE;
-                    w->finished++;
-                    epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
+                    finish_conn(w, c);
                     return;
                 }
             }
@@ -397,9 +417,7 @@ static void udp_event(worker *w, conn *c)
         c->round++;
         c->t0 = t;
         if (c->round == opt.rounds) {
-            c->state = C_DONE;
-            w->finished++;
-            epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
+            finish_conn(w, c);
             return;
         }
         udp_send(w, c);
@@ -455,6 +473,9 @@ static void *worker_main(void *arg)
 
     pthread_barrier_wait(&start_barrier);
     w->t_start = now_ns();
+    uint64_t deadline = opt.max_seconds > 0
+                            ? w->t_start + (uint64_t)(opt.max_seconds * 1e9)
+                            : UINT64_MAX;
 
     int target = w->nconns;
     if (opt.mode == MODE_CONNECT) {
@@ -499,6 +520,11 @@ static void *worker_main(void *arg)
         if (opt.mode == MODE_UDP)
             udp_resend_overdue(w);
         uint64_t t = now_ns();
+        if (t > deadline) {
+            /* Rounds in flight are dropped: only completed ones count. */
+            truncated = 1;
+            break;
+        }
         if (w->nlat != last_nlat || w->finished != last_finished) {
             last_nlat = w->nlat;
             last_finished = w->finished;
@@ -552,7 +578,7 @@ static void wait_for_line(void)
 static const char usage[] =
     "usage: loadgen --addr HOST:PORT [--conns N] [--rounds M] [--size S]\n"
     "               [--connect TOTAL] [--udp] [--idle K] [--tls [--tls-ca FILE]]\n"
-    "               [--threads T] [--hold]\n";
+    "               [--threads T] [--max-seconds SEC] [--hold]\n";
 
 static long num_arg(const char *name, const char *v, long min, long max)
 {
@@ -588,6 +614,8 @@ static void parse(int argc, char **argv)
             opt.idle = num_arg(a, v, 0, 1000000);
         else if (strcmp(a, "--threads") == 0 && v)
             opt.threads = (int)num_arg(a, v, 1, 64);
+        else if (strcmp(a, "--max-seconds") == 0 && v)
+            opt.max_seconds = (double)num_arg(a, v, 1, 86400);
         else if (strcmp(a, "--tls-ca") == 0 && v)
             opt.tls_ca = v;
         else {
@@ -756,11 +784,11 @@ int main(int argc, char **argv)
     printf("{\"mode\": \"%s\", \"conns\": %d, \"size\": %zu, \"idle\": %ld, "
            "\"ops\": %zu, \"seconds\": %.6f, \"ops_per_s\": %.1f, "
            "\"mb_per_s\": %.2f, \"p50_us\": %.1f, \"p99_us\": %.1f, "
-           "\"resends\": %" PRIu64 ", \"threads\": %d}\n",
+           "\"resends\": %" PRIu64 ", \"threads\": %d, \"truncated\": %s}\n",
            mode, in_flight, opt.mode == MODE_CONNECT ? (size_t)1 : opt.size,
            opt.idle, nlat, secs, secs > 0 ? (double)nlat / secs : 0,
            secs > 0 ? (double)bytes / secs / 1e6 : 0, p50, p99, resends,
-           opt.threads);
+           opt.threads, truncated ? "true" : "false");
     fflush(stdout);
     if (opt.hold) {
         printf("holding\n");
