@@ -1,6 +1,7 @@
 /* sockfile.c - rfile (buffered reads, bounded readline) and wfile
  * (all-or-error writes) over a transport or over memory. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,16 @@
 
 /* --- the plain transport ------------------------------------------------ */
 
+/* The code for a failed recv/send, errno set. */
+static ssize_t would_block(const ss_transport *t)
+{
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+        return -errno;
+    /* On a blocking socket EAGAIN only means SO_RCVTIMEO/SO_SNDTIMEO ran
+     * out. */
+    return t->nonblocking ? -EAGAIN : -ETIMEDOUT;
+}
+
 static ssize_t fd_recv(ss_transport *t, void *buf, size_t n)
 {
     for (;;) {
@@ -19,8 +30,7 @@ static ssize_t fd_recv(ss_transport *t, void *buf, size_t n)
             return r;
         if (errno == EINTR)
             continue;
-        /* SO_RCVTIMEO expiring shows as EAGAIN on a blocking socket. */
-        return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+        return would_block(t);
     }
 }
 
@@ -32,7 +42,7 @@ static ssize_t fd_send(ss_transport *t, const void *buf, size_t n)
             return r;
         if (errno == EINTR)
             continue;
-        return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+        return would_block(t);
     }
 }
 
@@ -41,6 +51,8 @@ void ss_transport_init_fd(ss_transport *t, int fd)
     t->recv = fd_recv;
     t->send = fd_send;
     t->fd = fd;
+    int fl = fcntl(fd, F_GETFL);
+    t->nonblocking = fl >= 0 && (fl & O_NONBLOCK);
 }
 
 /* --- rfile ----------------------------------------------------------------- */

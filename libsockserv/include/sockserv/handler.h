@@ -24,6 +24,11 @@
  *         .base = &ss_stream_request_handler_class, .name = "EchoHandler",
  *         .instance_size = sizeof(echo_handler), .handle = echo_handle };
  *
+ * When setup fails, neither handle nor finish runs: a setup override that
+ * takes a resource after calling super must release it on its own failure
+ * path (finish will not).  The base classes' rfile/wfile are released
+ * whatever happens.
+ *
  * Handlers run on the thread (or in the child) of their request; the server
  * and its attributes may be read there, not changed.
  */
@@ -80,7 +85,8 @@ typedef struct ss_stream_handler {
     long rbufsize;   /* -1: buffered (8192); 0: unbuffered */
     long wbufsize;   /* 0: unbuffered, every write sent at once */
     double timeout;  /* per-connection send/recv timeout in s; < 0: none */
-    bool disable_nagle_algorithm; /* TCP_NODELAY (TCP only) */
+    bool disable_nagle_algorithm; /* TCP_NODELAY: TCP only; on a unix
+                                     socket setup fails, as in Python */
 } ss_stream_handler;
 
 typedef struct ss_datagram_handler {

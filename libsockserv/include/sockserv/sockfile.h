@@ -28,9 +28,13 @@ struct ss_transport {
     ssize_t (*recv)(ss_transport *t, void *buf, size_t n);
     ssize_t (*send)(ss_transport *t, const void *buf, size_t n);
     int fd;
+    bool nonblocking; /* fd was O_NONBLOCK at init: "would block" is
+                         -EAGAIN; on a blocking fd it can only mean a
+                         SO_RCVTIMEO/SO_SNDTIMEO expired: -ETIMEDOUT */
 };
 
-/* A plain transport over fd (borrowed). */
+/* A plain transport over fd (borrowed).  Reads the descriptor's O_NONBLOCK
+ * flag once, here: set it before, not after. */
 void ss_transport_init_fd(ss_transport *t, int fd);
 
 typedef struct ss_rfile {
