@@ -5,6 +5,7 @@
 #include "address.h"
 #include "class.h"
 #include "error.h"
+#include "event.h"
 #include "forking.h"
 #include "handler.h"
 #include "server.h"
