@@ -66,6 +66,9 @@ static void check_put(const char *name, uint64_t size)
 }
 
 TestSuite(transfer, .init = setup, .fini = teardown, .timeout = 240);
+/* Tests that start their own kind of server (a suite's .init runs before a
+ * test's, so they cannot share the suite above). */
+TestSuite(transfer_own_server, .init = setup_dirs, .fini = teardown, .timeout = 240);
 
 Test(transfer, get_empty_file_is_created_and_verified) { check_get("empty", 0); }
 Test(transfer, get_small_file_is_byte_exact) { check_get("small.txt", 1234); }
@@ -115,7 +118,7 @@ Test(transfer, active_mode_get_and_put)
     free(r);
 }
 
-Test(transfer, ipv6_get_and_put_over_epsv, .init = setup_dirs)
+Test(transfer_own_server, ipv6_get_and_put_over_epsv)
 {
     int fd = socket(AF_INET6, SOCK_STREAM, 0);
     struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
@@ -141,7 +144,7 @@ Test(transfer, ipv6_get_and_put_over_epsv, .init = setup_dirs)
     free(r);
 }
 
-Test(transfer, plain_server_transfers_are_reported_unverified, .init = setup_dirs)
+Test(transfer_own_server, plain_server_transfers_are_reported_unverified)
 {
     const char *opts[] = {"--plain", NULL};
     ftpt_server_start(&srv, root, opts);
@@ -160,7 +163,7 @@ Test(transfer, plain_server_transfers_are_reported_unverified, .init = setup_dir
     free(r);
 }
 
-Test(transfer, checksum_mismatch_exits_1_shows_both_and_keeps_part, .init = setup_dirs)
+Test(transfer_own_server, checksum_mismatch_exits_1_shows_both_and_keeps_part)
 {
     const char *opts[] = {"--bad-hash", NULL};
     ftpt_server_start(&srv, root, opts);
@@ -234,7 +237,7 @@ Test(transfer, wrong_password_exits_3)
     free(r);
 }
 
-Test(transfer, nothing_listening_exits_4, .init = setup_dirs)
+Test(transfer_own_server, nothing_listening_exits_4)
 {
     /* A port that was free a moment ago. */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
