@@ -27,6 +27,7 @@ struct ss_server_priv {
     bool is_shut_down;
     bool serving;          /* serve_forever running, or attached */
     bool attached;         /* on the caller's loop (ss_server_attach) */
+    unsigned shutdown_waiters; /* shutdown() calls still inside: close waits */
     pthread_t serving_thread;
     struct ss_watch *watch; /* live while serving or attached */
     int fatal_code;         /* a fatal error that stopped the loop */

@@ -227,6 +227,10 @@ void ss_server_close(ss_server *s)
         return;
     s->vt.server_close(s);
     ss__tls_server_free(s);
+    pthread_mutex_lock(&p->lock);
+    while (p->shutdown_waiters > 0)
+        pthread_cond_wait(&p->cond, &p->lock);
+    pthread_mutex_unlock(&p->lock);
     s->priv = NULL;
     free(p->children);
     pthread_cond_destroy(&p->cond);
@@ -448,8 +452,13 @@ int ss_server_shutdown(ss_server *s)
     }
     if (p->watch)
         ss__watch_wake(s);
+    p->shutdown_waiters++;
     while (!p->is_shut_down)
         pthread_cond_wait(&p->cond, &p->lock);
+    /* serve_forever's thread may go on to close the server as soon as it
+     * returns: close waits for this count, so the lock outlives us. */
+    p->shutdown_waiters--;
+    pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->lock);
     return 0;
 }

@@ -4,6 +4,7 @@
  * there), and service_actions on every poll_interval. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -352,4 +353,32 @@ Test(serve_forever, service_actions_runs_after_each_request, .timeout = 30)
     }
     cr_assert_eq(ct_serve_stop(&serve), 0);
     ss_server_close(&srv);
+}
+
+/* The thread that ran serve_forever closes the server the moment it
+ * returns, while shutdown() on another thread has not yet left the lock:
+ * close must wait for it rather than destroy the lock under it. */
+static void *serve_then_close(void *arg)
+{
+    ss_server *srv = arg;
+    ss_server_serve_forever(srv, 10.0);
+    ss_server_close(srv);
+    return NULL;
+}
+
+Test(shutdown, close_right_after_serve_forever_waits_for_shutdown,
+     .timeout = 60)
+{
+    for (int i = 0; i < 100; i++) {
+        ss_server *srv = calloc(1, sizeof *srv);
+        cr_assert_not_null(srv);
+        tcp_server(srv, &ss_tcp_server_class, NULL);
+        pthread_t t;
+        cr_assert_eq(pthread_create(&t, NULL, serve_then_close, srv), 0);
+        cr_assert_eq(ss_server_shutdown(srv), 0);
+        pthread_join(t, NULL);
+        cr_assert_eq(ss_server_fileno(srv), -1);
+        /* Freed as a user would free it: ASan catches a late touch. */
+        free(srv);
+    }
 }

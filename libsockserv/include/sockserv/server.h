@@ -205,8 +205,9 @@ int ss_server_shutdown(ss_server *self);
 int ss_server_handle_request(ss_server *self);
 
 /* Closes the server (virtual: cls->server_close).  Idempotent.  Mixins wait
- * for their requests here (threading.h, forking.h); afterwards the struct
- * may be freed.  Not while serve_forever() runs. */
+ * for their requests here (threading.h, forking.h), and it waits for any
+ * ss_server_shutdown() still returning on another thread; afterwards the
+ * struct may be freed.  Not while serve_forever() runs. */
 void ss_server_close(ss_server *self);
 
 /* The descriptor to watch (virtual), -1 after close. */
