@@ -29,12 +29,16 @@ static void setup(void)
     char data[600];
     snprintf(data, sizeof data, "%s/data", dir);
     cr_assert_eq(mkdir(data, 0750), 0); /* user add wants it to exist */
-    char *add[] = {(char *)bin, "--data-dir", data, "user", "add", "alice",
-                   "--home", home, "--quota", "1G", NULL};
+    char users[700];
+    snprintf(users, sizeof users, "%s/users", data);
+    /* The users file named explicitly, so no default can put it elsewhere. */
+    char *add[] = {(char *)bin, "--data-dir", data, "--users-file", users, "user",
+                   "add", "alice", "--home", home, "--quota", "1G", NULL};
     char out[4096], err[4096];
     int st = ts_run(add, "secret\n", 7, out, sizeof out, err, sizeof err, 30);
     cr_assert_eq(st, 0, "user add failed (%d): %s%s", st, out, err);
-    char *argv[] = {(char *)bin, "--data-dir", data, "--listen", "127.0.0.1:0", NULL};
+    char *argv[] = {(char *)bin, "--data-dir", data, "--users-file", users,
+                    "--listen", "127.0.0.1:0", NULL};
     memset(&srv, 0, sizeof srv);
     int rc = ts_start_server(&srv.proc, argv, srv.addr, sizeof srv.addr, NULL);
     cr_assert_eq(rc, 0, "sockserv-ftpd did not start (%d): %s", rc, srv.proc.err);
