@@ -39,6 +39,12 @@ static int parse_unix(ss_addr *out, const char *path, ss_error *err,
                             "%s: unix socket path longer than %zu bytes", text,
                             sizeof un->sun_path - 1);
     un->sun_family = AF_UNIX;
+    if (path[0] == '@') { /* Linux abstract namespace: no file, no NUL */
+        un->sun_path[0] = '\0';
+        memcpy(un->sun_path + 1, path + 1, n - 1);
+        out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+        return 0;
+    }
     memcpy(un->sun_path, path, n + 1);
     out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
     return 0;

@@ -20,9 +20,12 @@ void ss_forking_mixin_configure(ss_server *s)
     s->block_on_close = true;
 }
 
+/* Keeps fork order, so children[0] is the oldest: the one wait_for_room
+ * waits on is the one most likely to be done. */
 static void remove_child_locked(struct ss_server_priv *p, size_t i)
 {
-    p->children[i] = p->children[--p->nchildren];
+    memmove(&p->children[i], &p->children[i + 1],
+            (--p->nchildren - i) * sizeof p->children[0]);
 }
 
 /* Reaps our own children only: waitpid(pid) for each pid we forked, never

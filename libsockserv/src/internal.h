@@ -31,7 +31,6 @@ struct ss_server_priv {
     pthread_t serving_thread;
     struct ss_watch *watch; /* live while serving or attached */
     int fatal_code;         /* a fatal error that stopped the loop */
-    bool accept_failing;    /* an unexpected accept error was reported */
 
     /* ThreadingMixIn */
     struct ss_thread_rec *threads;
@@ -102,7 +101,8 @@ void ss__watch_fatal(ss_server *s, int code);
 /* Fills in err for a code that came back without a message. */
 void ss__error_default(ss_error *err, int code, const char *what);
 
-/* sys.c: system calls with EINTR retried, CLOEXEC set, and messages. */
+/* sys.c: descriptor helpers shared by several files.  (The EINTR loops
+ * stay next to the call they retry, each with its own rule.) */
 int ss__set_nonblock(int fd, bool on);
 int ss__close(int fd);
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "coretest.h"
 
@@ -206,4 +207,25 @@ Test(error, fatal_marks_and_defaults_to_exit)
     ss_error_set(&e, -EIO, "io");
     cr_assert_eq(ss_error_fatal(&e), -EIO);
     cr_assert(e.fatal);
+}
+
+/* A Linux abstract socket: parse and format give each other back, and a
+ * server really binds it (no file appears). */
+Test(address, abstract_unix_round_trips, .timeout = 10)
+{
+    ss_addr a;
+    char text[SS_ADDRSTRLEN];
+    cr_assert_eq(ss_addr_parse(&a, "unix:@sockserv-abstract-test", NULL), 0);
+    cr_assert_eq(ss_addr_family(&a), AF_UNIX);
+    cr_assert_str_eq(ss_addr_format(&a, text, sizeof text),
+                     "unix:@sockserv-abstract-test");
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a.sa, a.len), 0);
+    ss_addr bound;
+    bound.len = sizeof bound.sa;
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&bound.sa, &bound.len), 0);
+    cr_assert_str_eq(ss_addr_format(&bound, text, sizeof text),
+                     "unix:@sockserv-abstract-test");
+    close(fd);
 }

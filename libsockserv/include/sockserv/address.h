@@ -4,6 +4,7 @@
  * Python's server_address / client_address.  The text forms are the ones the
  * examples and the FTP server accept on their command lines:
  *   "127.0.0.1:9999"  "localhost:0"  "[::1]:2121"  "unix:/run/x.sock"
+ *   "unix:@name" (a Linux abstract socket, no file)
  */
 #ifndef SOCKSERV_ADDRESS_H
 #define SOCKSERV_ADDRESS_H
@@ -23,8 +24,9 @@ extern "C" {
 
 typedef struct ss_addr {
     struct sockaddr_storage sa; /* any family; AF_UNIX fits */
-    socklen_t len;              /* 0: no address; an unbound unix peer
-                                   has len 0 and family AF_UNIX */
+    socklen_t len;              /* 0: no address.  An unbound unix peer
+                                   has family AF_UNIX and no path: len 0
+                                   (datagram) or sizeof(sa_family_t) */
 } ss_addr;
 
 /* Parses "HOST:PORT", "[V6ADDR]:PORT" or "unix:PATH" into *out.

@@ -9,8 +9,9 @@
  * Children are reaped with waitpid(pid, WNOHANG) over the server's own pids
  * only, when SIGCHLD reaches the loop, in service_actions and handle_timeout;
  * never waitpid(-1), which would steal the children of the rest of the
- * program.  max_children is a hard cap: process_request() waits for a child
- * to exit before forking one more (Python only reaps down to it later).
+ * program.  max_children is a hard cap: process_request() waits for the
+ * oldest child to exit before forking one more (Python only reaps down to it
+ * later); 0 means no cap.
  */
 #ifndef SOCKSERV_FORKING_H
 #define SOCKSERV_FORKING_H

@@ -182,8 +182,10 @@ int ss_server_bind_and_activate(ss_server *self, ss_error *err);
 
 /* Handles requests until ss_server_shutdown().  Runs a libuv loop of its
  * own on the calling thread; poll_interval (s) is only the period of
- * service_actions, never a shutdown delay.  Returns 0 after a shutdown, or
- * the code of a fatal error (a handler's ss_error_fatal() on a sync server).
+ * service_actions, never a shutdown delay.  Returns 0 after a shutdown, the
+ * code of a fatal error (a handler's ss_error_fatal() on a sync server),
+ * -EBADF for a closed server, or -ENOMEM / a libuv error when the loop could
+ * not be set up.
  * At most one thread may serve a server at a time (-EBUSY otherwise). */
 int ss_server_serve_forever(ss_server *self, double poll_interval);
 
@@ -199,7 +201,9 @@ int ss_server_serve_forever(ss_server *self, double poll_interval);
 int ss_server_shutdown(ss_server *self);
 
 /* Handles one request, waiting at most self->timeout for it (none when < 0).
- * Returns 0 when a request was handled (or refused), handle_timeout()'s
+ * Returns 0 when the server's descriptor was ready (a request was handled
+ * or refused, or taking it failed: that went to handle_accept_error or, on
+ * descriptor exhaustion, nowhere), handle_timeout()'s
  * result when none came in time, or a fatal error's code.  Not while
  * serve_forever() runs. */
 int ss_server_handle_request(ss_server *self);
@@ -216,10 +220,13 @@ int ss_server_fileno(ss_server *self);
 /* Watches the server from a libuv loop the caller runs (uv_loop_t *, typed
  * void * so this header does not need uv.h): several servers can share one
  * loop, as Python users do with fileno() and selectors.  Each readable event
- * handles one request as handle_request() would; service_actions runs every
- * poll_interval.  ss_server_detach() stops watching; it must be called (on
- * the loop's thread) before ss_server_close().  Returns 0, -EBUSY if already
- * attached or serving. */
+ * handles what is ready (up to 8 requests, as serve_forever does);
+ * service_actions runs every poll_interval.  A fatal error of a sync handler
+ * cannot stop the caller's loop: it ends that request only.
+ * ss_server_detach() stops watching; it must be called (on the loop's
+ * thread) before ss_server_close().  Returns 0, -EBUSY if already attached
+ * or serving, -EINVAL without a loop, -EBADF for a closed server, or a
+ * libuv error. */
 int ss_server_attach(ss_server *self, void *uv_loop, double poll_interval);
 void ss_server_detach(ss_server *self);
 

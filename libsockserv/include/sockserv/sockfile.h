@@ -5,7 +5,8 @@
  * place (the STARTTLS case) by swapping the transport: bytes already in the
  * rfile's buffer stay there.  The plain transport is recv()/send() on a
  * descriptor, retrying EINTR, with MSG_NOSIGNAL so a closed peer is -EPIPE,
- * not a signal.  A receive timeout (SO_RCVTIMEO) comes back as -ETIMEDOUT.
+ * not a signal.  A send or receive timeout (SO_SNDTIMEO/SO_RCVTIMEO) comes
+ * back as -ETIMEDOUT.
  */
 #ifndef SOCKSERV_SOCKFILE_H
 #define SOCKSERV_SOCKFILE_H
@@ -62,7 +63,8 @@ ssize_t ss_rfile_read_exact(ss_rfile *f, void *buf, size_t n);
 /* One line, '\n' included, of at most max bytes (max is mandatory: a peer
  * must not make us buffer without bound).  Returns the length (0 at EOF); a
  * result of max bytes without '\n' at the end means the line was longer and
- * the rest is still to be read.  Never NUL-terminates (lines may hold NUL). */
+ * the rest is still to be read.  Never NUL-terminates (lines may hold NUL).
+ * An error after some bytes returns those bytes; the error comes next call. */
 ssize_t ss_rfile_readline(ss_rfile *f, void *buf, size_t max);
 /* Bytes buffered and not yet read. */
 size_t ss_rfile_pending(const ss_rfile *f);
@@ -91,7 +93,8 @@ int ss_wfile_write(ss_wfile *f, const void *buf, size_t n);
 /* printf into the writer (at most 64 KiB per call). */
 int ss_wfile_printf(ss_wfile *f, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Sends what is buffered.  0 or a negative code.  No-op in memory mode. */
+/* Sends what is buffered.  0 or a negative code; on error the unsent bytes
+ * are dropped (the connection is broken anyway).  No-op in memory mode. */
 int ss_wfile_flush(ss_wfile *f);
 /* The bytes a memory writer holds. */
 const void *ss_wfile_getvalue(const ss_wfile *f, size_t *len);
