@@ -65,6 +65,12 @@ int ftpd_cmd_feat(ftpd_session *s, const char *arg, size_t len);
 int ftpd_cmd_help(ftpd_session *s, const char *arg, size_t len);
 int ftpd_cmd_opts(ftpd_session *s, const char *arg, size_t len);
 
+/* ftps.c (allowed before login: they protect it) */
+int ftpd_cmd_auth(ftpd_session *s, const char *arg, size_t len);
+int ftpd_cmd_pbsz(ftpd_session *s, const char *arg, size_t len);
+int ftpd_cmd_prot(ftpd_session *s, const char *arg, size_t len);
+int ftpd_cmd_ccc(ftpd_session *s, const char *arg, size_t len);
+
 /* postlogin.c */
 int ftpd_cmd_pwd(ftpd_session *s, const char *arg, size_t len);
 int ftpd_cmd_cwd(ftpd_session *s, const char *arg, size_t len);

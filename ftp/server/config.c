@@ -25,6 +25,29 @@ void ftpd_config_defaults(ftpd_config *c)
     c->login_fail_delay = 1.0;
     c->hash_max_size = 0;
     c->demo_quota = 100ull << 20;
+    c->tls = true;
+    c->require_tls = FTPD_TLS_REQ_AUTO;
+    c->require_tls_reuse = true;
+    c->tls_handshake_timeout = 10;
+    c->max_sessions_per_user = 10;
+    c->max_pasv_listeners = 100;
+    c->line_timeout = 30;
+    c->ban_after_failures = 10;
+    c->ban_time = 600;
+    c->login_fail_delay_max = 30;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+    if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") ||
+        !strcmp(v, "1"))
+        *out = true;
+    else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") ||
+             !strcmp(v, "0"))
+        *out = false;
+    else
+        return -1;
+    return 0;
 }
 
 static int fail(char *err, size_t cap, const char *where, const char *fmt, ...)
@@ -116,6 +139,67 @@ int ftpd_config_set(ftpd_config *c, const char *key, const char *v,
         if (!*v || copy(c->listen[c->nlisten], sizeof c->listen[0], v) < 0)
             return fail(err, cap, where, "bad listen address '%s'", v);
         c->nlisten++;
+    } else if (!strcmp(key, "listen_implicit")) {
+        if (c->nlisten_implicit >= FTPD_MAX_LISTEN)
+            return fail(err, cap, where, "at most %d listen_implicit addresses",
+                        FTPD_MAX_LISTEN);
+        if (!*v || copy(c->listen_implicit[c->nlisten_implicit],
+                        sizeof c->listen_implicit[0], v) < 0)
+            return fail(err, cap, where, "bad listen_implicit address '%s'", v);
+        c->nlisten_implicit++;
+    } else if (!strcmp(key, "tls")) {
+        if (parse_bool(v, &c->tls) < 0)
+            return fail(err, cap, where, "tls must be yes or no");
+    } else if (!strcmp(key, "tls_cert_file")) {
+        if (copy(c->tls_cert_file, sizeof c->tls_cert_file, v) < 0)
+            return fail(err, cap, where, "tls_cert_file too long");
+    } else if (!strcmp(key, "tls_key_file")) {
+        if (copy(c->tls_key_file, sizeof c->tls_key_file, v) < 0)
+            return fail(err, cap, where, "tls_key_file too long");
+    } else if (!strcmp(key, "require_tls")) {
+        bool b;
+        if (!strcmp(v, "auto"))
+            c->require_tls = FTPD_TLS_REQ_AUTO;
+        else if (parse_bool(v, &b) == 0)
+            c->require_tls = b ? FTPD_TLS_REQ_YES : FTPD_TLS_REQ_NO;
+        else
+            return fail(err, cap, where, "require_tls must be yes, no or auto");
+    } else if (!strcmp(key, "require_tls_reuse")) {
+        if (parse_bool(v, &c->require_tls_reuse) < 0)
+            return fail(err, cap, where, "require_tls_reuse must be yes or no");
+    } else if (!strcmp(key, "tls_handshake_timeout")) {
+        if (parse_seconds(v, &c->tls_handshake_timeout) < 0 ||
+            c->tls_handshake_timeout <= 0)
+            return fail(err, cap, where,
+                        "tls_handshake_timeout must be seconds > 0");
+    } else if (!strcmp(key, "max_sessions_per_user")) {
+        if (parse_uint(v, 100000, &n) < 0)
+            return fail(err, cap, where,
+                        "max_sessions_per_user must be 0..100000 (0: no limit)");
+        c->max_sessions_per_user = (unsigned)n;
+    } else if (!strcmp(key, "max_pasv_listeners")) {
+        if (parse_uint(v, 100000, &n) < 0 || n == 0)
+            return fail(err, cap, where, "max_pasv_listeners must be 1..100000");
+        c->max_pasv_listeners = (unsigned)n;
+    } else if (!strcmp(key, "line_timeout")) {
+        if (parse_seconds(v, &c->line_timeout) < 0 || c->line_timeout <= 0)
+            return fail(err, cap, where, "line_timeout must be seconds > 0");
+    } else if (!strcmp(key, "ban_after_failures")) {
+        if (parse_uint(v, 100000, &n) < 0)
+            return fail(err, cap, where,
+                        "ban_after_failures must be 0..100000 (0: no bans)");
+        c->ban_after_failures = (unsigned)n;
+    } else if (!strcmp(key, "ban_time")) {
+        if (parse_seconds(v, &c->ban_time) < 0)
+            return fail(err, cap, where, "ban_time must be seconds >= 0");
+    } else if (!strcmp(key, "login_fail_delay_max")) {
+        if (parse_seconds(v, &c->login_fail_delay_max) < 0 ||
+            c->login_fail_delay_max > 600)
+            return fail(err, cap, where,
+                        "login_fail_delay_max must be seconds in 0..600");
+    } else if (!strcmp(key, "run_as")) {
+        if (copy(c->run_as, sizeof c->run_as, v) < 0)
+            return fail(err, cap, where, "run_as: name too long");
     } else if (!strcmp(key, "data_dir")) {
         if (!*v || copy(c->data_dir, sizeof c->data_dir, v) < 0)
             return fail(err, cap, where, "bad data_dir '%s'", v);
@@ -262,7 +346,7 @@ int ftpd_config_load(ftpd_config *c, const char *path, char *err, size_t cap)
 
 int ftpd_config_finish(ftpd_config *c, char *err, size_t cap)
 {
-    if (c->nlisten == 0) {
+    if (c->nlisten == 0 && c->nlisten_implicit == 0) {
         snprintf(c->listen[0], sizeof c->listen[0], "127.0.0.1:2121");
         c->nlisten = 1;
     }
@@ -273,6 +357,18 @@ int ftpd_config_finish(ftpd_config *c, char *err, size_t cap)
             snprintf(err, cap, "data_dir: path too long");
             return -1;
         }
+    }
+    if (!c->tls && c->require_tls == FTPD_TLS_REQ_YES) {
+        snprintf(err, cap, "require_tls = yes needs tls = yes");
+        return -1;
+    }
+    if (!c->tls && c->nlisten_implicit) {
+        snprintf(err, cap, "listen_implicit needs tls = yes");
+        return -1;
+    }
+    if (!c->tls_cert_file[0] != !c->tls_key_file[0]) {
+        snprintf(err, cap, "tls_cert_file and tls_key_file go together");
+        return -1;
     }
     if (!c->xferlog_file[0])
         memcpy(c->xferlog_file, c->log_file, sizeof c->log_file);

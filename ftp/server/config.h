@@ -17,9 +17,16 @@
 
 typedef enum { FTPD_THREADING = 0, FTPD_FORKING = 1 } ftpd_concurrency;
 
+/* require_tls: AUTO means yes on a listener whose address is not loopback
+ * (nor a unix socket). */
+typedef enum { FTPD_TLS_REQ_AUTO = 0, FTPD_TLS_REQ_NO, FTPD_TLS_REQ_YES }
+    ftpd_tls_req;
+
 typedef struct ftpd_config {
     char listen[FTPD_MAX_LISTEN][256]; /* "127.0.0.1:2121", "[::1]:0", "unix:/p" */
     size_t nlisten;
+    char listen_implicit[FTPD_MAX_LISTEN][256]; /* implicit FTPS listeners */
+    size_t nlisten_implicit;
     char data_dir[FTPD_PATH_MAX];
     char users_file[FTPD_PATH_MAX]; /* "" = <data_dir>/users */
     ftpd_concurrency concurrency;
@@ -39,6 +46,26 @@ typedef struct ftpd_config {
     double login_fail_delay;      /* s; doubles with every failure */
     uint64_t hash_max_size;       /* largest range HASH/X* digest; 0: none */
     uint64_t demo_quota;          /* the first-run `demo` user's quota */
+
+    /* FTPS (RFC 4217) */
+    bool tls;                     /* AUTH TLS offered (and implicit allowed) */
+    char tls_cert_file[FTPD_PATH_MAX]; /* "" = DATA_DIR/tls/cert.pem, made */
+    char tls_key_file[FTPD_PATH_MAX];  /*      on first run when missing */
+    ftpd_tls_req require_tls;     /* USER/PASS only after AUTH, PROT P */
+    bool require_tls_reuse;       /* data channels resume the control's
+                                     TLS session */
+    double tls_handshake_timeout; /* s, any TLS handshake */
+
+    /* hardening */
+    unsigned max_sessions_per_user;  /* 0: no limit */
+    unsigned max_pasv_listeners;     /* pending PASV/EPSV listeners, all
+                                        sessions together */
+    double line_timeout;             /* s from a line's first byte to its end */
+    unsigned ban_after_failures;     /* per client host or user name */
+    double ban_time;                 /* s a ban lasts; failures older than
+                                        this are forgotten */
+    double login_fail_delay_max;     /* s, cap of the growing delay */
+    char run_as[64];                 /* user to become after binding */
 } ftpd_config;
 
 /* Fills *c with the defaults (127.0.0.1:2121 is added by

@@ -13,10 +13,18 @@ typedef struct host_slot {
     unsigned count;
 } host_slot;
 
+/* One user name with logged-in sessions. */
+typedef struct user_slot {
+    char name[72];
+    unsigned count;
+} user_slot;
+
 struct ftpd_connlimit {
     pthread_mutex_t lock;
     unsigned max_total, max_per_ip, active, nslots;
+    unsigned max_per_user, max_pasv, pasv;
     size_t map_len;
+    user_slot *users;  /* nslots of them, after the host slots */
     host_slot slots[]; /* nslots = max_total: at most that many hosts */
 };
 
@@ -26,7 +34,8 @@ ftpd_connlimit *ftpd_connlimit_create(unsigned max_total, unsigned max_per_ip)
         errno = EINVAL;
         return NULL;
     }
-    size_t len = sizeof(ftpd_connlimit) + (size_t)max_total * sizeof(host_slot);
+    size_t len = sizeof(ftpd_connlimit) +
+                 (size_t)max_total * (sizeof(host_slot) + sizeof(user_slot));
     ftpd_connlimit *cl = mmap(NULL, len, PROT_READ | PROT_WRITE,
                               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (cl == MAP_FAILED)
@@ -41,6 +50,9 @@ ftpd_connlimit *ftpd_connlimit_create(unsigned max_total, unsigned max_per_ip)
     cl->max_per_ip = max_per_ip;
     cl->nslots = max_total;
     cl->map_len = len;
+    /* The mapping is at the same address in every forked process. */
+    cl->users = (user_slot *)&cl->slots[max_total];
+    cl->max_pasv = max_total;
     return cl;
 }
 
@@ -128,4 +140,74 @@ unsigned ftpd_connlimit_active(ftpd_connlimit *cl)
     unsigned n = cl->active;
     pthread_mutex_unlock(&cl->lock);
     return n;
+}
+
+void ftpd_connlimit_set_user_limit(ftpd_connlimit *cl, unsigned max_per_user)
+{
+    cl->max_per_user = max_per_user;
+}
+
+bool ftpd_connlimit_user_acquire(ftpd_connlimit *cl, const char *user)
+{
+    bool ok = true;
+    pthread_mutex_lock(&cl->lock);
+    user_slot *s = NULL, *free_slot = NULL;
+    for (unsigned i = 0; i < cl->nslots; i++) {
+        if (cl->users[i].count == 0) {
+            if (!free_slot)
+                free_slot = &cl->users[i];
+        } else if (!strncmp(cl->users[i].name, user, sizeof s->name)) {
+            s = &cl->users[i];
+            break;
+        }
+    }
+    if (!s) {
+        s = free_slot; /* exists: one slot per possible session */
+        if (s) {
+            strncpy(s->name, user, sizeof s->name - 1);
+            s->name[sizeof s->name - 1] = '\0';
+            s->count = 0;
+        }
+    }
+    if (!s || (cl->max_per_user && s->count >= cl->max_per_user))
+        ok = false;
+    else
+        s->count++;
+    pthread_mutex_unlock(&cl->lock);
+    return ok;
+}
+
+void ftpd_connlimit_user_release(ftpd_connlimit *cl, const char *user)
+{
+    pthread_mutex_lock(&cl->lock);
+    for (unsigned i = 0; i < cl->nslots; i++)
+        if (cl->users[i].count &&
+            !strncmp(cl->users[i].name, user, sizeof cl->users[i].name)) {
+            cl->users[i].count--;
+            break;
+        }
+    pthread_mutex_unlock(&cl->lock);
+}
+
+void ftpd_connlimit_set_pasv_limit(ftpd_connlimit *cl, unsigned max_pasv)
+{
+    cl->max_pasv = max_pasv;
+}
+
+bool ftpd_connlimit_pasv_acquire(ftpd_connlimit *cl)
+{
+    pthread_mutex_lock(&cl->lock);
+    bool ok = cl->pasv < cl->max_pasv;
+    if (ok)
+        cl->pasv++;
+    pthread_mutex_unlock(&cl->lock);
+    return ok;
+}
+
+void ftpd_connlimit_pasv_release(ftpd_connlimit *cl)
+{
+    pthread_mutex_lock(&cl->lock);
+    if (cl->pasv)
+        cl->pasv--;
+    pthread_mutex_unlock(&cl->lock);
 }

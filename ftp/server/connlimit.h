@@ -28,4 +28,18 @@ void ftpd_connlimit_release(ftpd_connlimit *cl, const ss_addr *client);
 /* Sessions live now. */
 unsigned ftpd_connlimit_active(ftpd_connlimit *cl);
 
+/* Logged-in sessions per user name: max_per_user 0 means no limit.  Set
+ * once, before the first session. */
+void ftpd_connlimit_set_user_limit(ftpd_connlimit *cl, unsigned max_per_user);
+/* Takes a place for user at login: true, or false when the user has
+ * max_per_user sessions already. */
+bool ftpd_connlimit_user_acquire(ftpd_connlimit *cl, const char *user);
+void ftpd_connlimit_user_release(ftpd_connlimit *cl, const char *user);
+
+/* Pending passive listeners (PASV/EPSV not yet used by a transfer), all
+ * sessions together. */
+void ftpd_connlimit_set_pasv_limit(ftpd_connlimit *cl, unsigned max_pasv);
+bool ftpd_connlimit_pasv_acquire(ftpd_connlimit *cl);
+void ftpd_connlimit_pasv_release(ftpd_connlimit *cl);
+
 #endif

@@ -21,39 +21,28 @@ double ftpd_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The plain data transport: the data socket is non-blocking and the
- * transfer loop polls it, so EAGAIN must come back as -EAGAIN (the
- * library's plain transport reads EAGAIN as an SO_RCVTIMEO timeout). */
-static ssize_t plain_recv(ss_transport *t, void *buf, size_t n)
-{
-    for (;;) {
-        ssize_t r = recv(t->fd, buf, n, MSG_DONTWAIT);
-        if (r < 0 && errno == EINTR)
-            continue;
-        return r < 0 ? -errno : r;
-    }
-}
-
-static ssize_t plain_send(ss_transport *t, const void *buf, size_t n)
-{
-    for (;;) {
-        ssize_t r = send(t->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (r < 0 && errno == EINTR)
-            continue;
-        return r < 0 ? -errno : r;
-    }
-}
-
 static void plain_init(ss_transport *t, int fd)
 {
-    t->recv = plain_recv;
-    t->send = plain_send;
-    t->fd = fd;
+    /* The library's transport answers -EAGAIN on a non-blocking socket,
+     * which is what the transfer loop polls on. */
+    ss_transport_init_fd(t, fd);
 }
 
-void ftpd_datachan_init(ftpd_datachan *dc)
+static void close_listener(ftpd_datachan *dc)
+{
+    if (dc->listen_fd >= 0)
+        close(dc->listen_fd);
+    dc->listen_fd = -1;
+    dc->listen_deadline = 0;
+    if (dc->pasv_counted && dc->limits)
+        ftpd_connlimit_pasv_release(dc->limits);
+    dc->pasv_counted = false;
+}
+
+void ftpd_datachan_init(ftpd_datachan *dc, ftpd_connlimit *limits)
 {
     memset(dc, 0, sizeof *dc);
+    dc->limits = limits;
     dc->listen_fd = -1;
     dc->fd = -1;
     plain_init(&dc->plain, -1);
@@ -63,6 +52,9 @@ void ftpd_datachan_init(ftpd_datachan *dc)
 
 void ftpd_datachan_close_conn(ftpd_datachan *dc)
 {
+    if (dc->tls_on)
+        ss_tls_conn_close(&dc->tls);
+    dc->tls_on = false;
     if (dc->fd >= 0)
         close(dc->fd);
     dc->fd = -1;
@@ -74,10 +66,17 @@ void ftpd_datachan_close_conn(ftpd_datachan *dc)
 void ftpd_datachan_reset(ftpd_datachan *dc)
 {
     ftpd_datachan_close_conn(dc);
-    if (dc->listen_fd >= 0)
-        close(dc->listen_fd);
-    dc->listen_fd = -1;
+    close_listener(dc);
     dc->active.len = 0;
+}
+
+bool ftpd_datachan_expire(ftpd_datachan *dc, double now)
+{
+    if (dc->listen_fd < 0 || dc->listen_deadline <= 0 ||
+        now < dc->listen_deadline)
+        return false;
+    close_listener(dc);
+    return true;
 }
 
 bool ftpd_datachan_ready(const ftpd_datachan *dc)
@@ -112,15 +111,22 @@ static void set_port(struct sockaddr_storage *ss, unsigned port)
 }
 
 int ftpd_datachan_passive(ftpd_datachan *dc, const ss_addr *local,
-                          unsigned pmin, unsigned pmax, ss_addr *bound)
+                          unsigned pmin, unsigned pmax, double timeout,
+                          ss_addr *bound)
 {
     ftpd_datachan_reset(dc);
+    if (dc->limits && !ftpd_connlimit_pasv_acquire(dc->limits))
+        return -EBUSY;
+    dc->pasv_counted = dc->limits != NULL;
     struct sockaddr_storage ss;
     socklen_t len;
     listen_host(local, &ss, &len);
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return -errno;
+    if (fd < 0) {
+        int e = -errno;
+        close_listener(dc);
+        return e;
+    }
     int rc = -EADDRINUSE;
     if (pmin == 0) {
         set_port(&ss, 0);
@@ -156,9 +162,11 @@ int ftpd_datachan_passive(ftpd_datachan *dc, const ss_addr *local,
     }
     if (rc < 0) {
         close(fd);
+        close_listener(dc);
         return rc;
     }
     dc->listen_fd = fd;
+    dc->listen_deadline = ftpd_now() + timeout;
     return 0;
 }
 
@@ -241,8 +249,7 @@ int ftpd_datachan_open(ftpd_datachan *dc, const ss_addr *peer, int watch_fd,
                 close(fd);
                 continue;
             }
-            close(dc->listen_fd);
-            dc->listen_fd = -1;
+            close_listener(dc);
             adopt(dc, fd);
             return 0;
         }

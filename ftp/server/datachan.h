@@ -20,17 +20,29 @@
 #include <stdbool.h>
 #include <sockserv/address.h>
 #include <sockserv/sockfile.h>
+#include <sockserv/tls.h>
+
+#include "connlimit.h"
 
 typedef struct ftpd_datachan {
     int listen_fd;      /* passive listener, -1 when none */
+    double listen_deadline; /* monotonic s after which an unused listener
+                               is closed (0: none) */
     ss_addr active;     /* PORT/EPRT target; len 0 when none */
     int fd;             /* the open data connection (non-blocking), -1 */
-    ss_transport plain; /* recv/send on fd */
+    ss_transport plain; /* the library's recv/send on fd (-EAGAIN when
+                           nothing can move now) */
+    ss_tls_conn tls;    /* under PROT P (ftps.c) */
+    bool tls_on;        /* tls is set up on fd */
     ss_transport *io;   /* the transport in use */
     bool plain_io;      /* io == &plain: sendfile allowed */
+    ftpd_connlimit *limits; /* counts pending passive listeners; may be NULL */
+    bool pasv_counted;  /* listen_fd holds a place in limits */
 } ftpd_datachan;
 
-void ftpd_datachan_init(ftpd_datachan *dc);
+/* limits: the shared table that bounds pending passive listeners
+ * (borrowed; NULL: no bound). */
+void ftpd_datachan_init(ftpd_datachan *dc, ftpd_connlimit *limits);
 /* Closes the listener, the connection and forgets the target. */
 void ftpd_datachan_reset(ftpd_datachan *dc);
 /* Closes the open connection only (after a transfer). */
@@ -41,9 +53,16 @@ bool ftpd_datachan_ready(const ftpd_datachan *dc);
 /* PASV/EPSV: listens on the host of local (the control connection's local
  * address; a unix control connection listens on 127.0.0.1) at a port in
  * [pmin, pmax] (0,0: any).  *bound gets the real address.  -EADDRINUSE when
- * the range is exhausted. */
+ * the range is exhausted, -EBUSY when max_pasv_listeners are pending.  An
+ * unused listener is closed after timeout seconds
+ * (ftpd_datachan_expire). */
 int ftpd_datachan_passive(ftpd_datachan *dc, const ss_addr *local,
-                          unsigned pmin, unsigned pmax, ss_addr *bound);
+                          unsigned pmin, unsigned pmax, double timeout,
+                          ss_addr *bound);
+
+/* Closes a passive listener nobody used before its deadline; true if it
+ * did. */
+bool ftpd_datachan_expire(ftpd_datachan *dc, double now);
 
 /* PORT/EPRT: checks target against the control peer (same host unless the
  * peer is a unix client, then loopback only; port >= 1024) and remembers it.

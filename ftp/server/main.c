@@ -17,12 +17,16 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -33,6 +37,8 @@
 
 #include "config.h"
 #include "connlimit.h"
+#include "ftps.h"
+#include "guard.h"
 #include "passwd.h"
 #include "quota.h"
 #include "session.h"
@@ -47,20 +53,29 @@
 static bool refuse(ss_server *srv, ss_request *req, const ss_addr *client)
 {
     ftpd_ctx *ctx = srv->data;
-    int r = ftpd_connlimit_acquire(ctx->limits, client);
-    if (r == FTPD_CL_OK)
-        return true;
-    const char *msg = r == FTPD_CL_FULL
-                          ? "421 Too many sessions, try again later.\r\n"
-                          : "421 Too many sessions from your address.\r\n";
-    /* A fresh socket's send buffer is empty: this never blocks. */
-    if (send(req->fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+    const char *msg, *why;
+    int r = FTPD_CL_OK;
+    if (ftpd_guard_banned(ctx->guard, client, NULL) > 0) {
+        /* Checked before a session, a thread or a process is spent. */
+        msg = "421 Too many failed logins from your address; try later.\r\n";
+        why = "banned";
+    } else {
+        r = ftpd_connlimit_acquire(ctx->limits, client);
+        if (r == FTPD_CL_OK)
+            return true;
+        msg = r == FTPD_CL_FULL ? "421 Too many sessions, try again later.\r\n"
+                                : "421 Too many sessions from your address.\r\n";
+        why = r == FTPD_CL_FULL ? "max_sessions" : "max_sessions_per_ip";
+    }
+    /* A fresh socket's send buffer is empty: this never blocks.  An
+     * implicit FTPS client expects a TLS handshake: no plaintext for it. */
+    if (!ss_server_get_tls(srv) &&
+        send(req->fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
         /* the client is gone already; nothing to tell */
     }
     char addr[SS_ADDRSTRLEN];
     ftpd_log(&ctx->log, "session refused client=%s reason=%s",
-             ss_addr_format(client, addr, sizeof addr),
-             r == FTPD_CL_FULL ? "max_sessions" : "max_sessions_per_ip");
+             ss_addr_format(client, addr, sizeof addr), why);
     return false;
 }
 
@@ -89,7 +104,8 @@ FTPD_SERVER_CLASS(ftpd_forking_unix, ss_forking_unix_stream_server_class,
 
 typedef struct app {
     ftpd_ctx ctx;
-    ss_server servers[FTPD_MAX_LISTEN];
+    ss_server servers[2 * FTPD_MAX_LISTEN];
+    bool implicit[2 * FTPD_MAX_LISTEN];
     size_t nservers;
     uv_loop_t loop;
     uv_signal_t sig_term, sig_int, sig_hup;
@@ -109,6 +125,8 @@ static void usage(FILE *f)
             "  --config FILE        read key = value settings (doc/ftpd.md)\n"
             "  --listen ADDR        HOST:PORT, [V6]:PORT or unix:PATH; repeatable\n"
             "                       (default 127.0.0.1:2121)\n"
+            "  --listen-implicit ADDR  an implicit FTPS listener (TLS from the\n"
+            "                       first byte, conventionally port 990)\n"
             "  --data-dir DIR       default ./var/ftp\n"
             "  --users-file FILE    default DATA_DIR/users\n"
             "  --forking | --threading   concurrency (default threading)\n"
@@ -145,7 +163,7 @@ static int parse_args(int argc, char **argv, ftpd_config *c, int *sub)
             i++;
         }
     }
-    bool listen_flag = false;
+    bool listen_flag = false, implicit_flag = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -167,6 +185,12 @@ static int parse_args(int argc, char **argv, ftpd_config *c, int *sub)
             if (!listen_flag) { /* flags replace the file's listeners */
                 c->nlisten = 0;
                 listen_flag = true;
+            }
+        } else if (!strcmp(a, "--listen-implicit")) {
+            key = "listen_implicit";
+            if (!implicit_flag) {
+                c->nlisten_implicit = 0;
+                implicit_flag = true;
             }
         } else if (!strcmp(a, "--data-dir")) {
             key = "data_dir";
@@ -295,6 +319,10 @@ static int first_run(app *a)
     printf("try:  curl %s-u demo:%s ftp://%s/\n", v6 ? "-g " : "", pw, addr);
     printf("      curl %s-u demo:%s -T FILE ftp://%s/\n", v6 ? "-g " : "", pw,
            addr);
+    if (a->ctx.tls_on)
+        printf("      curl %s--ssl-reqd -k -u demo:%s ftp://%s/   (FTPS; -k "
+               "because the certificate is self-signed)\n", v6 ? "-g " : "",
+               pw, addr);
     printf("change the password with: " PROG " user passwd demo\n");
     fflush(stdout);
     explicit_bzero(pw, sizeof pw);
@@ -396,34 +424,99 @@ static const ss_server_class *class_for(const ss_addr *addr,
     return unix_sock ? &ftpd_threading_unix : &ftpd_threading_tcp;
 }
 
+static int start_one(app *a, const char *text, bool implicit)
+{
+    ftpd_config *c = &a->ctx.cfg;
+    ss_addr addr;
+    ss_error err;
+    ss_error_clear(&err);
+    if (ss_addr_parse(&addr, text, &err) < 0) {
+        fprintf(stderr, PROG ": listen %s: %s\n", text, err.msg);
+        return 2;
+    }
+    ss_server *srv = &a->servers[a->nservers];
+    if (ss_server_init(srv, class_for(&addr, c->concurrency), &addr,
+                       &ftpd_session_class, 0, &err) < 0) {
+        fprintf(stderr, PROG ": listen %s: %s\n", text, err.msg);
+        return 1;
+    }
+    srv->data = &a->ctx;
+    srv->allow_reuse_address = ss_addr_family(&addr) != AF_UNIX;
+    srv->block_on_close = true;
+    srv->daemon_threads = false;
+    srv->max_children = c->max_sessions;
+    if (implicit && ss_server_set_tls(srv, &a->ctx.tls) < 0) {
+        fprintf(stderr, PROG ": listen %s: implicit TLS needs a stream "
+                "listener\n", text);
+        ss_server_close(srv);
+        return 2;
+    }
+    if (ss_server_bind_and_activate(srv, &err) < 0) {
+        fprintf(stderr, PROG ": listen %s: %s\n", text, err.msg);
+        return 1;
+    }
+    a->implicit[a->nservers] = implicit;
+    a->nservers++;
+    return 0;
+}
+
 static int start_servers(app *a)
 {
     ftpd_config *c = &a->ctx.cfg;
-    for (size_t i = 0; i < c->nlisten; i++) {
-        ss_addr addr;
-        ss_error err;
-        ss_error_clear(&err);
-        if (ss_addr_parse(&addr, c->listen[i], &err) < 0) {
-            fprintf(stderr, PROG ": listen %s: %s\n", c->listen[i], err.msg);
-            return 2;
-        }
-        ss_server *srv = &a->servers[a->nservers];
-        if (ss_server_init(srv, class_for(&addr, c->concurrency), &addr,
-                           &ftpd_session_class, 0, &err) < 0) {
-            fprintf(stderr, PROG ": listen %s: %s\n", c->listen[i], err.msg);
-            return 1;
-        }
-        srv->data = &a->ctx;
-        srv->allow_reuse_address = ss_addr_family(&addr) != AF_UNIX;
-        srv->block_on_close = true;
-        srv->daemon_threads = false;
-        srv->max_children = c->max_sessions;
-        if (ss_server_bind_and_activate(srv, &err) < 0) {
-            fprintf(stderr, PROG ": listen %s: %s\n", c->listen[i], err.msg);
-            return 1;
-        }
-        a->nservers++;
+    int rc;
+    for (size_t i = 0; i < c->nlisten; i++)
+        if ((rc = start_one(a, c->listen[i], false)) != 0)
+            return rc;
+    for (size_t i = 0; i < c->nlisten_implicit; i++)
+        if ((rc = start_one(a, c->listen_implicit[i], true)) != 0)
+            return rc;
+    return 0;
+}
+
+/* Started as root: become run_as once the listeners are bound, the TLS key
+ * read and the log opened, so a session never runs with root's rights.
+ * No supplementary groups are kept, and no exec can gain privileges
+ * again (no_new_privs).  Returns 0 or -1 with a message printed. */
+static int drop_privileges(const ftpd_config *c, ftpd_logger *log)
+{
+    bool root = geteuid() == 0;
+    if (!c->run_as[0]) {
+        if (root)
+            ftpd_log(log, "warning: running as root; set run_as to an "
+                     "unprivileged user");
+        return 0;
     }
+    errno = 0;
+    struct passwd *pw = getpwnam(c->run_as);
+    if (!pw) {
+        fprintf(stderr, PROG ": run_as: no user '%s'\n", c->run_as);
+        return -1;
+    }
+    if (!root) {
+        if (geteuid() == pw->pw_uid)
+            return 0;
+        fprintf(stderr, PROG ": run_as %s: only root can change user\n",
+                c->run_as);
+        return -1;
+    }
+    gid_t gid = pw->pw_gid;
+    uid_t uid = pw->pw_uid;
+    if (uid == 0) {
+        fprintf(stderr, PROG ": run_as must not be root\n");
+        return -1;
+    }
+    if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
+        setresuid(uid, uid, uid) < 0) {
+        fprintf(stderr, PROG ": run_as %s: %s\n", c->run_as, strerror(errno));
+        return -1;
+    }
+    if (setuid(0) == 0 || seteuid(0) == 0) {
+        fprintf(stderr, PROG ": run_as %s: root could be regained\n",
+                c->run_as);
+        return -1;
+    }
+    ftpd_log(log, "running as %s (uid %u, gid %u)", c->run_as, (unsigned)uid,
+             (unsigned)gid);
     return 0;
 }
 
@@ -465,6 +558,31 @@ int main(int argc, char **argv)
         perror(PROG ": session table");
         return 1;
     }
+    ftpd_connlimit_set_user_limit(ctx->limits, c->max_sessions_per_user);
+    ftpd_connlimit_set_pasv_limit(ctx->limits, c->max_pasv_listeners);
+    ctx->guard = ftpd_guard_create(4096, c->ban_after_failures, c->ban_time);
+    if (!ctx->guard) {
+        perror(PROG ": login guard table");
+        return 1;
+    }
+    /* Core dumps could hold password hashes and the TLS key. */
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    if (c->tls) {
+        bool made;
+        char fp[128], cert[FTPD_PATH_MAX];
+        if (ftpd_ftps_init(&ctx->tls, c, &made, fp, sizeof fp, cert,
+                           sizeof cert, err, sizeof err) < 0) {
+            fprintf(stderr, PROG ": %s\n", err);
+            return 1;
+        }
+        ctx->tls_on = true;
+        if (made) {
+            printf("tls: generated a self-signed certificate %s\n", cert);
+            printf("tls: SHA-256 fingerprint %s\n", fp);
+        }
+        ftpd_log(&ctx->log, "tls certificate %s sha256=%s", cert, fp);
+    }
     if ((rc = ftpd_quota_table_create(&ctx->quota, 0)) < 0) {
         fprintf(stderr, PROG ": quota table: %s\n", strerror(-rc));
         return 1;
@@ -473,6 +591,9 @@ int main(int argc, char **argv)
         return rc;
     if (first_run(&a) < 0)
         return 1;
+    if (drop_privileges(c, &ctx->log) < 0)
+        return 1;
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     if (ftpd_users_init(&ctx->users, c->users_file, err, sizeof err) < 0)
         ftpd_log(&ctx->log, "users file: %s (no logins until it is fixed)", err);
 
@@ -492,12 +613,14 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    /* Plain listeners first: scripts take the first "listening on". */
     for (size_t i = 0; i < a.nservers; i++) {
         char addr[SS_ADDRSTRLEN];
         ss_addr_format(&a.servers[i].server_address, addr, sizeof addr);
-        printf("listening on %s\n", addr);
-        ftpd_log(&ctx->log, "listening on %s (%s)", addr,
-                 c->concurrency == FTPD_FORKING ? "forking" : "threading");
+        printf("listening on %s%s\n", a.implicit[i] ? "ftps://" : "", addr);
+        ftpd_log(&ctx->log, "listening on %s (%s%s)", addr,
+                 c->concurrency == FTPD_FORKING ? "forking" : "threading",
+                 a.implicit[i] ? ", implicit TLS" : "");
     }
     fflush(stdout);
 
@@ -510,6 +633,9 @@ int main(int argc, char **argv)
     ftpd_users_close(&ctx->users);
     ftpd_quota_table_destroy(ctx->quota);
     ftpd_connlimit_destroy(ctx->limits);
+    ftpd_guard_destroy(ctx->guard);
+    if (ctx->tls_on)
+        ss_tls_context_close(&ctx->tls);
     close(ctx->stop_rd);
     close(ctx->stop_wr);
     ftpd_log_close(&ctx->log);

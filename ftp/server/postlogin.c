@@ -376,7 +376,10 @@ int ftpd_cmd_pasv(ftpd_session *s, const char *arg, size_t len)
     ss_addr bound;
     ftpd_config *c = &s->ctx->cfg;
     int rc = ftpd_datachan_passive(&s->dc, &s->local, c->pasv_min, c->pasv_max,
-                                   &bound);
+                                   c->data_timeout, &bound);
+    if (rc == -EBUSY)
+        return ftpd_session_reply(s, 425, "Too many passive connections "
+                                  "pending on this server; try again later.");
     if (rc < 0)
         return ftpd_session_reply(s, 425, "Cannot open passive connection: %s.",
                                   strerror(-rc));
@@ -405,7 +408,10 @@ int ftpd_cmd_epsv(ftpd_session *s, const char *arg, size_t len)
     ss_addr bound;
     ftpd_config *c = &s->ctx->cfg;
     int rc = ftpd_datachan_passive(&s->dc, &s->local, c->pasv_min, c->pasv_max,
-                                   &bound);
+                                   c->data_timeout, &bound);
+    if (rc == -EBUSY)
+        return ftpd_session_reply(s, 425, "Too many passive connections "
+                                  "pending on this server; try again later.");
     if (rc < 0)
         return ftpd_session_reply(s, 425, "Cannot open passive connection: %s.",
                                   strerror(-rc));

@@ -13,13 +13,23 @@
 #include "passwd.h"
 #include "reply.h"
 
-/* The longest a failed login may make the client wait. */
-#define LOGIN_DELAY_MAX 30.0
+/* Under require_tls, no name or password crosses the wire in clear.  The
+ * code and words are vsftpd's (force_local_logins_ssl). */
+static bool tls_refused(ftpd_session *s)
+{
+    if (!s->tls_required || ftpd_session_tls(s))
+        return false;
+    s->user_given = false;
+    ftpd_session_reply(s, 530, "Non-anonymous sessions must use encryption.");
+    return true;
+}
 
 int ftpd_cmd_user(ftpd_session *s, const char *arg, size_t len)
 {
     if (s->logged_in)
         return ftpd_session_reply(s, 530, "Can't change to another user.");
+    if (tls_refused(s))
+        return 0;
     /* Whatever the name, the reply is the same 331 (RFC 2577): whether the
      * user exists is only decided, silently, at PASS. */
     if (len > FTPD_USER_NAME_MAX || strlen(arg) != len) {
@@ -53,18 +63,30 @@ static bool check_password(ftpd_session *s, const char *pw, size_t len,
     return false;
 }
 
-static int login_failed(ftpd_session *s, const char *why)
+/* count: failures so far, the larger of this session's and those the
+ * guard holds for the client's host and the name.  The delay doubles with
+ * each, up to login_fail_delay_max; it is spent here, on this session's
+ * thread or process, so other clients never wait for it. */
+static int login_failed(ftpd_session *s, const char *why, bool counted)
 {
     ftpd_ctx *ctx = s->ctx;
     s->failures++;
     s->user_given = false;
-    ftpd_log(&ctx->log, "failed login user=%s client=%s reason=%s",
-             s->user[0] ? s->user : "-", s->client, why);
+    unsigned count = s->failures;
+    if (counted) {
+        unsigned g = ftpd_guard_fail(ctx->guard, &s->base.base.client_address,
+                                     s->user);
+        if (g > count)
+            count = g;
+    }
+    ftpd_log(&ctx->log, "failed login user=%s client=%s reason=%s count=%u",
+             s->user[0] ? s->user : "-", s->client, why, count);
+    double max = ctx->cfg.login_fail_delay_max;
     double delay = ctx->cfg.login_fail_delay;
-    for (unsigned i = 1; i < s->failures && delay < LOGIN_DELAY_MAX; i++)
+    for (unsigned i = 1; i < count && delay < max; i++)
         delay *= 2;
-    if (delay > LOGIN_DELAY_MAX)
-        delay = LOGIN_DELAY_MAX;
+    if (delay > max)
+        delay = max;
     sleep_s(delay);
     if (s->failures >= ctx->cfg.max_login_failures) {
         s->quit = true;
@@ -79,28 +101,49 @@ int ftpd_cmd_pass(ftpd_session *s, const char *arg, size_t len)
     ftpd_ctx *ctx = s->ctx;
     if (s->logged_in)
         return ftpd_session_reply(s, 503, "Already logged in.");
+    if (tls_refused(s)) {
+        explicit_bzero((char *)arg, len);
+        return 0;
+    }
     if (!s->user_given)
         return ftpd_session_reply(s, 503, "Login with USER first.");
     ftpd_user u;
     memset(&u, 0, sizeof u);
-    bool ok = check_password(s, arg, len, &u);
+    /* A banned host or name fails whatever the password, after the same
+     * work and delay as any failure, so the reply tells nothing more. */
+    bool banned =
+        ftpd_guard_banned(ctx->guard, &s->base.base.client_address, s->user) > 0;
+    bool ok = check_password(s, arg, len, &u) && !banned;
     /* The password sits in the line buffer; it is not needed any more. */
     explicit_bzero((char *)arg, len);
     if (!ok) {
         explicit_bzero(&u, sizeof u);
-        return login_failed(s, "bad user or password");
+        return login_failed(s, banned ? "banned" : "bad user or password",
+                            !banned);
     }
+    if (!ftpd_connlimit_user_acquire(ctx->limits, s->user)) {
+        explicit_bzero(&u, sizeof u);
+        s->user_given = false;
+        ftpd_log(&ctx->log, "login refused user=%s client=%s "
+                 "reason=max_sessions_per_user", s->user, s->client);
+        return ftpd_session_reply(s, 530, "Too many sessions for this user.");
+    }
+    s->user_counted = true;
     int rc = ftpd_vfs_init(&s->vfs, u.home);
     if (rc < 0) {
         s->vfs.root_fd = -1;
         ftpd_log(&ctx->log, "login user=%s: home %s unusable: %s", s->user,
                  u.home, strerror(-rc));
+        ftpd_connlimit_user_release(ctx->limits, s->user);
+        s->user_counted = false;
         explicit_bzero(&u, sizeof u);
         s->user_given = false;
         return ftpd_session_reply(s, 530, "Login incorrect.");
     }
     rc = ftpd_quota_attach(ctx->quota, s->user, u.quota, u.home, &s->quota);
     if (rc < 0) {
+        ftpd_connlimit_user_release(ctx->limits, s->user);
+        s->user_counted = false;
         ftpd_log(&ctx->log, "login user=%s: quota: %s", s->user, strerror(-rc));
         ftpd_vfs_close(&s->vfs);
         s->vfs.root_fd = -1;
@@ -112,6 +155,7 @@ int ftpd_cmd_pass(ftpd_session *s, const char *arg, size_t len)
     explicit_bzero(&u, sizeof u);
     s->logged_in = true;
     s->failures = 0;
+    ftpd_guard_success(ctx->guard, s->user);
     ftpd_log(&ctx->log, "login user=%s client=%s", s->user, s->client);
     return ftpd_session_reply(s, 230, "Login successful.");
 }
@@ -178,6 +222,12 @@ int ftpd_cmd_feat(ftpd_session *s, const char *arg, size_t len)
     ftpd_reply r;
     ftpd_reply_begin(&r, &s->base.wfile, 211);
     ftpd_reply_line(&r, "Features:");
+    if (s->ctx->tls_on) {
+        ftpd_reply_line(&r, "AUTH TLS");
+        ftpd_reply_line(&r, "AUTH SSL");
+        ftpd_reply_line(&r, "PBSZ");
+        ftpd_reply_line(&r, "PROT");
+    }
     ftpd_reply_line(&r, "EPRT");
     ftpd_reply_line(&r, "EPSV");
     ftpd_reply_line(&r, "%s", hash);

@@ -2,6 +2,7 @@
 #include "session.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -10,6 +11,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <openssl/ssl.h>
 
 #include "commands.h"
 #include "reply.h"
@@ -23,6 +26,88 @@
 #define DISCARD_MAX (1u << 20)
 
 static ftpd_session *S(ss_handler *h) { return (ftpd_session *)h; }
+
+size_t ftpd_session_pending(ftpd_session *s)
+{
+    size_t n = ss_rfile_pending(&s->base.rfile);
+    if (s->base.tls && s->base.tls->ssl) {
+        int p = SSL_pending(s->base.tls->ssl);
+        if (p > 0)
+            n += (size_t)p;
+    }
+    return n;
+}
+
+/* --- the line-deadline transport -------------------------------------
+ * The control socket is non-blocking; this transport waits for it with
+ * poll, bounded by the current line's deadline while a line is being read
+ * (line_timeout from its first byte: a client that sends one byte a
+ * minute is dropped) and by idle_timeout otherwise.  It sits between rfile
+ * / wfile and the real transport, plain or TLS, so the bound also holds
+ * inside a TLS record that arrives a byte at a time. */
+
+static ftpd_session *of_guard(ss_transport *t)
+{
+    return (ftpd_session *)((char *)t - offsetof(ftpd_session, guard_io));
+}
+
+static int wait_io(ftpd_session *s, short ev, double deadline)
+{
+    for (;;) {
+        double left = deadline - ftpd_now();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        struct pollfd p = {.fd = s->base.connection, .events = ev};
+        int n = poll(&p, 1, (int)(left * 1000) + 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n > 0)
+            return 0;
+    }
+}
+
+static ssize_t guard_recv(ss_transport *t, void *buf, size_t n)
+{
+    ftpd_session *s = of_guard(t);
+    double deadline = s->line_deadline > 0
+                          ? s->line_deadline
+                          : ftpd_now() + s->ctx->cfg.idle_timeout;
+    for (;;) {
+        ssize_t r = s->inner_io->recv(s->inner_io, buf, n);
+        if (r != -EAGAIN && r != -EWOULDBLOCK && r != -ETIMEDOUT)
+            return r;
+        int w = wait_io(s, POLLIN | POLLPRI, deadline);
+        if (w < 0)
+            return w;
+    }
+}
+
+static ssize_t guard_send(ss_transport *t, const void *buf, size_t n)
+{
+    ftpd_session *s = of_guard(t);
+    double deadline = ftpd_now() + s->ctx->cfg.idle_timeout;
+    for (;;) {
+        ssize_t r = s->inner_io->send(s->inner_io, buf, n);
+        if (r != -EAGAIN && r != -EWOULDBLOCK && r != -ETIMEDOUT)
+            return r;
+        int w = wait_io(s, POLLOUT, deadline);
+        if (w < 0)
+            return w;
+    }
+}
+
+void ftpd_session_wrap_io(ftpd_session *s)
+{
+    s->inner_io = s->base.io;
+    s->guard_io.recv = guard_recv;
+    s->guard_io.send = guard_send;
+    s->guard_io.fd = s->base.connection;
+    s->guard_io.nonblocking = true;
+    ss_rfile_set_transport(&s->base.rfile, &s->guard_io);
+    ss_wfile_set_transport(&s->base.wfile, &s->guard_io);
+}
 
 int ftpd_session_reply(ftpd_session *s, int code, const char *fmt, ...)
 {
@@ -100,7 +185,17 @@ static size_t strip_telnet(char *line, size_t len)
 
 /* Reads one raw line.  Returns its length with the line end removed, 0 at
  * EOF, -E2BIG when it was too long (rest consumed), or an error. */
+static ssize_t read_raw_line_inner(ftpd_session *s);
+
 static ssize_t read_raw_line(ftpd_session *s)
+{
+    s->line_deadline = ftpd_now() + s->ctx->cfg.line_timeout;
+    ssize_t n = read_raw_line_inner(s);
+    s->line_deadline = 0;
+    return n;
+}
+
+static ssize_t read_raw_line_inner(ftpd_session *s)
 {
     size_t max = s->ctx->cfg.max_line;
     ssize_t n = ss_rfile_readline(&s->base.rfile, s->line, max);
@@ -132,15 +227,21 @@ static ssize_t read_raw_line(ftpd_session *s)
 int ftpd_session_read_line(ftpd_session *s, size_t *len)
 {
     ftpd_config *cfg = &s->ctx->cfg;
-    if (ss_rfile_pending(&s->base.rfile) == 0) {
+    if (ftpd_session_pending(s) == 0) {
         double deadline = ftpd_now() + cfg->idle_timeout;
         for (;;) {
-            double left = deadline - ftpd_now();
+            double now = ftpd_now();
+            double left = deadline - now;
             if (left <= 0) {
                 ftpd_session_reply(s, 421, "Timeout (%.0f seconds): closing "
                                    "control connection.", cfg->idle_timeout);
                 return -ETIMEDOUT;
             }
+            /* A passive listener nobody used goes after data_timeout. */
+            ftpd_datachan_expire(&s->dc, now);
+            if (s->dc.listen_fd >= 0 && s->dc.listen_deadline > 0 &&
+                s->dc.listen_deadline - now < left)
+                left = s->dc.listen_deadline - now;
             struct pollfd p[2] = {
                 {.fd = ftpd_session_fd(s), .events = POLLIN | POLLPRI},
                 {.fd = s->ctx->stop_rd, .events = POLLIN}};
@@ -158,6 +259,11 @@ int ftpd_session_read_line(ftpd_session *s, size_t *len)
         }
     }
     ssize_t n = read_raw_line(s);
+    if (n == -ETIMEDOUT) {
+        ftpd_session_reply(s, 421, "Timeout: command line not completed "
+                           "within %.0f seconds.", cfg->line_timeout);
+        return (int)n;
+    }
     if (n == -E2BIG || n < 0)
         return (int)n;
     if (n == 0 && s->base.rfile.eof)
@@ -171,6 +277,9 @@ int ftpd_session_control_during_transfer(ftpd_session *s)
     ssize_t n = read_raw_line(s);
     if (n == -E2BIG)
         return ftpd_session_reply(s, 500, "Command line too long.");
+    if (n == -ETIMEDOUT)
+        ftpd_session_reply(s, 421, "Timeout: command line not completed "
+                           "within %.0f seconds.", s->ctx->cfg.line_timeout);
     if (n < 0)
         return (int)n;
     if (n == 0 && s->base.rfile.eof)
@@ -260,6 +369,26 @@ static int session_setup(ss_handler *h, ss_error *err)
     }
     int one = 1;
     setsockopt(s->base.connection, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one);
+    /* Non-blocking from now on: every wait is a poll with a deadline
+     * (guard_io), also inside TLS records. */
+    int fl = fcntl(s->base.connection, F_GETFL);
+    if (fl >= 0)
+        fcntl(s->base.connection, F_SETFL, fl | O_NONBLOCK);
+    ss_transport_init_fd(&s->base.transport, s->base.connection);
+    ftpd_session_wrap_io(s);
+    /* Implicit FTPS: the library did the handshake before this session. */
+    s->implicit_tls = s->base.tls != NULL;
+    if (s->implicit_tls)
+        s->pbsz = s->prot_p = true; /* the data is protected by default */
+    {
+        const ss_addr *la = &h->server->server_address;
+        int lf = ss_addr_family(la);
+        bool local = lf == AF_UNIX || ss_addr_is_loopback(la);
+        ftpd_tls_req r = s->ctx->cfg.require_tls;
+        s->tls_required = s->ctx->tls_on &&
+                          (r == FTPD_TLS_REQ_YES ||
+                           (r == FTPD_TLS_REQ_AUTO && !local));
+    }
     s->local.len = sizeof s->local.sa;
     if (getsockname(s->base.connection, (struct sockaddr *)&s->local.sa,
                     &s->local.len) < 0)
@@ -274,7 +403,7 @@ static int session_setup(ss_handler *h, ss_error *err)
     s->quota.slot = -1;
     s->hash_algo = FTPD_DIGEST_SHA256;
     s->mlst_facts = 0x1fu; /* FTPD_MLST_DEFAULT */
-    ftpd_datachan_init(&s->dc);
+    ftpd_datachan_init(&s->dc, s->ctx->limits);
     link_session(s);
     return 0;
 }
@@ -313,6 +442,9 @@ static int session_finish(ss_handler *h, ss_error *err)
     ftpd_session *s = S(h);
     ftpd_datachan_reset(&s->dc);
     ftpd_quota_detach(&s->quota);
+    if (s->user_counted)
+        ftpd_connlimit_user_release(s->ctx->limits, s->user);
+    s->user_counted = false;
     if (s->vfs.root_fd >= 0)
         ftpd_vfs_close(&s->vfs);
     unlink_session(s);

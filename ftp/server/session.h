@@ -28,11 +28,13 @@
 #include <sys/types.h>
 
 #include <sockserv/handler.h>
+#include <sockserv/tls.h>
 
 #include "config.h"
 #include "connlimit.h"
 #include "datachan.h"
 #include "digest.h"
+#include "guard.h"
 #include "quota.h"
 #include "users.h"
 #include "vfs.h"
@@ -47,6 +49,9 @@ typedef struct ftpd_ctx {
     ftpd_users users;
     ftpd_quota_table *quota;
     ftpd_connlimit *limits;
+    ftpd_guard *guard;      /* failed logins and bans (guard.h) */
+    ss_tls_context tls;     /* the server's TLS context when tls_on */
+    bool tls_on;
     int stop_rd, stop_wr;   /* pipe: readable once the server stops */
     pid_t main_pid;         /* a session in another pid is a forked child */
     /* Live sessions of this process, for the forced end of a shutdown. */
@@ -66,8 +71,20 @@ struct ftpd_session {
     char *line;                 /* command line buffer (cfg.max_line + 1) */
     bool quit;                  /* end the session after this reply */
 
+    /* Between rfile and the connection's transport (plain or TLS): bounds
+     * the time from a line's first byte to its end (slow loris). */
+    ss_transport guard_io;
+    ss_transport *inner_io;     /* what guard_io reads from */
+    double line_deadline;       /* monotonic s; 0 while between lines */
+
+    /* FTPS (ftps.c) */
+    bool tls_required;          /* require_tls on this listener */
+    bool implicit_tls;          /* came in on an implicit FTPS listener */
+    bool pbsz, prot_p;          /* PBSZ 0 seen; PROT P in force */
+
     /* login */
     bool user_given, logged_in;
+    bool user_counted;          /* holds a max_sessions_per_user place */
     char user[FTPD_USER_NAME_MAX + 1];
     unsigned failures;
     ftpd_vfs vfs;
@@ -110,6 +127,20 @@ int ftpd_session_read_line(ftpd_session *s, size_t *len);
  * QUIT; others get 503).  Returns 0, or a negative code when the control
  * connection is gone. */
 int ftpd_session_control_during_transfer(ftpd_session *s);
+
+/* True when the control connection is TLS now. */
+static inline bool ftpd_session_tls(const ftpd_session *s)
+{
+    return s->base.tls != NULL;
+}
+
+/* Input the control connection has ready without waiting: rfile's buffer
+ * or, under TLS, bytes OpenSSL decrypted already (poll cannot see those). */
+size_t ftpd_session_pending(ftpd_session *s);
+
+/* Puts the line-deadline transport back between rfile and the connection's
+ * transport (after AUTH TLS swapped it). */
+void ftpd_session_wrap_io(ftpd_session *s);
 
 /* The control connection's descriptor. */
 static inline int ftpd_session_fd(const ftpd_session *s)

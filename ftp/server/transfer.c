@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "ftps.h"
 #include "listing.h"
 #include "reply.h"
 
@@ -69,7 +70,7 @@ static enum outcome check_control(xfer *x)
             return XF_CTRL_GONE;
         if (s->abort_requested)
             return XF_ABORTED;
-    } while (ss_rfile_pending(&s->base.rfile) > 0);
+    } while (ftpd_session_pending(s) > 0);
     return XF_OK;
 }
 
@@ -80,7 +81,7 @@ static enum outcome wait_data(xfer *x, short ev)
     ftpd_session *s = x->s;
     double deadline = ftpd_now() + s->ctx->cfg.data_timeout;
     for (;;) {
-        if (ss_rfile_pending(&s->base.rfile) > 0) {
+        if (ftpd_session_pending(s) > 0) {
             enum outcome o = check_control(x);
             if (o != XF_OK)
                 return o;
@@ -151,7 +152,9 @@ static int open_data(xfer *x, const char *fmt150, const char *arg150)
     }
     if (ftpd_session_reply(s, 150, fmt150, arg150) < 0)
         return SS_ECLOSED;
-    return 0;
+    /* Under PROT P the client starts its TLS handshake once it has the
+     * 150, so the data connection becomes TLS only now. */
+    return ftpd_ftps_data_start(s);
 }
 
 /* Sends all of buf on the data connection (non-blocking, polling). */
@@ -182,6 +185,7 @@ static enum outcome send_all(xfer *x, const char *buf, size_t n)
 static int finish(xfer *x, enum outcome o, const char *ok_text)
 {
     ftpd_session *s = x->s;
+    ftpd_ftps_data_end(s); /* close_notify: the transfer ended cleanly */
     ftpd_datachan_reset(&s->dc);
     s->xfer = FTPD_XFER_NONE;
     s->xfer_cmd = NULL;
@@ -271,7 +275,7 @@ static enum outcome send_binary(xfer *x, int fd, off_t off, off_t end)
             s->xfer_bytes = x->bytes;
             /* Between chunks, a waiting ABOR is seen without a full poll. */
             struct pollfd p = {.fd = ftpd_session_fd(s), .events = POLLIN | POLLPRI};
-            if (ss_rfile_pending(&s->base.rfile) > 0 || poll(&p, 1, 0) > 0) {
+            if (ftpd_session_pending(s) > 0 || poll(&p, 1, 0) > 0) {
                 enum outcome o = check_control(x);
                 if (o != XF_OK)
                     return o;
@@ -348,6 +352,8 @@ int ftpd_cmd_retr(ftpd_session *s, const char *arg, size_t len)
     off_t rs = s->rang_start, re = s->rang_end;
     s->rest = 0;
     s->have_rang = false;
+    if (!ftpd_ftps_data_allowed(s))
+        return 0;
     int fd = ftpd_vfs_open_read(&s->vfs, arg, len, &st);
     if (fd < 0)
         return ftpd_session_reply_errno(s, fd, arg);
@@ -486,7 +492,7 @@ static enum outcome receive(xfer *x, writer *w)
         if (o != XF_OK)
             break;
         struct pollfd p = {.fd = ftpd_session_fd(s), .events = POLLIN | POLLPRI};
-        if (ss_rfile_pending(&s->base.rfile) > 0 || poll(&p, 1, 0) > 0) {
+        if (ftpd_session_pending(s) > 0 || poll(&p, 1, 0) > 0) {
             o = check_control(x);
             if (o != XF_OK)
                 break;
@@ -520,6 +526,8 @@ static int store(ftpd_session *s, const char *cmd, const char *arg, size_t len,
     s->have_rang = false;
     if (rest > 0 && mode != FTPD_VFS_W_TRUNC)
         return ftpd_session_reply(s, 503, "REST is only for STOR and RETR.");
+    if (!ftpd_ftps_data_allowed(s))
+        return 0;
     if (rest > 0)
         mode = FTPD_VFS_W_OFFSET;
     if (quota_full(s, arg, len, mode == FTPD_VFS_W_TRUNC))
@@ -643,6 +651,8 @@ static int listing(ftpd_session *s, const char *cmd, const char *arg,
                    size_t len, enum ftpd_list_format fmt)
 {
     unsigned flags = 0;
+    if (!ftpd_ftps_data_allowed(s))
+        return 0;
     if (fmt != FTPD_LIST_MLSD)
         arg = list_args(arg, &len, &flags);
     const char *p = len ? arg : ".";
