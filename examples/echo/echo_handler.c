@@ -1,6 +1,7 @@
 /* examples/echo/echo_handler.c - see echo_handler.h. */
 #include "echo_handler.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -110,4 +111,55 @@ const ss_handler_class echo_datagram_handler_class = {
     .name = "EchoDatagramHandler",
     .setup = echo_datagram_setup,
     .handle = echo_datagram_handle,
+};
+
+/* --- event mode ---------------------------------------------------------- */
+
+static void echo_event_log(ss_event_handler *self, const char *what, size_t len)
+{
+    const echo_settings *st = self->server->data;
+    if (!st->verbose)
+        return;
+    char addr[SS_ADDRSTRLEN];
+    ss_addr_format(&self->client_address, addr, sizeof addr);
+    if (len == (size_t)-1)
+        fprintf(stderr, "echo-server: %s from %s\n", what, addr);
+    else
+        fprintf(stderr, "echo-server: %s from %s, %zu bytes\n", what, addr, len);
+}
+
+static void echo_event_configure(ss_event_handler *self)
+{
+    SS_SUPER(&echo_event_handler_class, configure)(self);
+    /* Each read is answered by one write: do not let Nagle hold it back. */
+    self->disable_nagle_algorithm = true;
+}
+
+static int echo_event_connect(ss_event_handler *self, ss_error *err)
+{
+    (void)err;
+    if (!self->datagram)
+        echo_event_log(self, "connection", (size_t)-1);
+    return 0;
+}
+
+/* Backpressure is the library's: past the high-water mark it stops reading
+ * from this client until the client has read its echoes. */
+static int echo_event_data(ss_event_handler *self, const unsigned char *data,
+                           size_t len, ss_error *err)
+{
+    if (self->datagram)
+        echo_event_log(self, "datagram", len);
+    int rc = ss_event_write(self, data, len);
+    if (rc < 0 && !(self->datagram && rc == -EAGAIN))
+        return ss_error_set(err, rc, "echo: write: %s", ss_strerror(rc));
+    return 0;
+}
+
+const ss_event_handler_class echo_event_handler_class = {
+    .base = &ss_event_handler_base_class,
+    .name = "EchoEventHandler",
+    .configure = echo_event_configure,
+    .on_connect = echo_event_connect,
+    .on_data = echo_event_data,
 };

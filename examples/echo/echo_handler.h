@@ -21,5 +21,8 @@ typedef struct echo_settings {
 
 extern const ss_handler_class echo_stream_handler_class;
 extern const ss_handler_class echo_datagram_handler_class;
+/* --mode uv: the same echo as callbacks on the serving loop (EventMixIn),
+ * for streams and datagrams alike. */
+extern const ss_event_handler_class echo_event_handler_class;
 
 #endif

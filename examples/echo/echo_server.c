@@ -29,7 +29,8 @@
 
 static const char usage[] =
     "usage: echo-server [--listen ADDR] [--proto tcp|udp]\n"
-    "                   [--mode sync|threading|forking] [--verbose]\n"
+    "                   [--mode sync|threading|forking|pool|uv] [--verbose]\n"
+    "                   [--workers N] [--queue N]\n"
     "                   [--tls-cert FILE --tls-key FILE]\n"
     "\n"
     "Echoes every byte (tcp) or every datagram (udp) back to its sender.\n"
@@ -40,7 +41,13 @@ static const char usage[] =
     "  --proto P       tcp (default) or udp; with a unix: address, a stream\n"
     "                  or a datagram unix socket\n"
     "  --mode M        sync: one request at a time; threading (default): a\n"
-    "                  thread per request; forking: a process per request\n"
+    "                  thread per request; forking: a process per request;\n"
+    "                  pool: a fixed set of worker threads and a bounded\n"
+    "                  queue (when full, accepting pauses: new clients wait\n"
+    "                  in the listen backlog); uv: callback handlers on the\n"
+    "                  serving thread's event loop, for many idle clients\n"
+    "  --workers N     pool: worker threads (default 8)\n"
+    "  --queue N       pool: requests that may wait for a worker (default 64)\n"
     "  --verbose       one line per connection (udp: per datagram) on stderr\n"
     "  --tls-cert F    serve TLS (tcp only) with the PEM certificate chain F\n"
     "  --tls-key F     and its PEM private key F; a client that fails the\n"
@@ -65,10 +72,12 @@ static const char usage[] =
     "or an address it cannot bind.\n";
 
 enum proto { PROTO_TCP, PROTO_UDP };
-enum mode { MODE_SYNC, MODE_THREADING, MODE_FORKING };
+enum mode { MODE_SYNC, MODE_THREADING, MODE_FORKING, MODE_POOL, MODE_UV };
+#define NMODES 5
 
 static const char *const proto_names[] = {"tcp", "udp"};
-static const char *const mode_names[] = {"sync", "threading", "forking"};
+static const char *const mode_names[] = {"sync", "threading", "forking", "pool",
+                                         "uv"};
 
 typedef struct options {
     const char *listen;
@@ -76,16 +85,21 @@ typedef struct options {
     enum mode mode;
     bool verbose;
     const char *tls_cert, *tls_key;
+    long workers, queue; /* pool; -1: the class's default */
 } options;
 
 /* [proto][mode][unix] */
-static const ss_server_class *const server_classes[2][3][2] = {
+static const ss_server_class *const server_classes[2][NMODES][2] = {
     [PROTO_TCP] = {
         [MODE_SYNC] = {&ss_tcp_server_class, &ss_unix_stream_server_class},
         [MODE_THREADING] = {&ss_threading_tcp_server_class,
                             &ss_threading_unix_stream_server_class},
         [MODE_FORKING] = {&ss_forking_tcp_server_class,
                           &ss_forking_unix_stream_server_class},
+        [MODE_POOL] = {&ss_threadpool_tcp_server_class,
+                       &ss_threadpool_unix_stream_server_class},
+        [MODE_UV] = {&ss_event_tcp_server_class,
+                     &ss_event_unix_stream_server_class},
     },
     [PROTO_UDP] = {
         [MODE_SYNC] = {&ss_udp_server_class, &ss_unix_datagram_server_class},
@@ -93,6 +107,10 @@ static const ss_server_class *const server_classes[2][3][2] = {
                             &ss_threading_unix_datagram_server_class},
         [MODE_FORKING] = {&ss_forking_udp_server_class,
                           &ss_forking_unix_datagram_server_class},
+        [MODE_POOL] = {&ss_threadpool_udp_server_class,
+                       &ss_threadpool_unix_datagram_server_class},
+        [MODE_UV] = {&ss_event_udp_server_class,
+                     &ss_event_unix_datagram_server_class},
     },
 };
 
@@ -104,11 +122,22 @@ static int lookup(const char *const names[], int count, const char *text)
     return -1;
 }
 
+/* A count from min to 100000, or -1. */
+static long count_arg(const char *text, long min)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(text, &end, 10);
+    if (errno || end == text || *end || n < min || n > 100000)
+        return -1;
+    return n;
+}
+
 /* Returns -1 to go on, or the exit code (0 after --help). */
 static int parse_options(int argc, char **argv, options *o)
 {
     *o = (options){.listen = DEFAULT_LISTEN, .proto = PROTO_TCP,
-                   .mode = MODE_THREADING};
+                   .mode = MODE_THREADING, .workers = -1, .queue = -1};
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int m;
@@ -130,11 +159,24 @@ static int parse_options(int argc, char **argv, options *o)
         } else if ((m = cli_match(argc, argv, &i, "--mode", &v)) != 0) {
             if (m < 0)
                 return CLI_EXIT_USAGE;
-            int p = lookup(mode_names, 3, v);
+            int p = lookup(mode_names, NMODES, v);
             if (p < 0)
                 return cli_usage_error(
-                    argv[0], "--mode: '%s' is not sync, threading or forking", v);
+                    argv[0], "--mode: '%s' is not sync, threading, forking, "
+                    "pool or uv", v);
             o->mode = (enum mode)p;
+        } else if ((m = cli_match(argc, argv, &i, "--workers", &v)) != 0) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            if ((o->workers = count_arg(v, 1)) < 0)
+                return cli_usage_error(argv[0], "--workers: '%s' is not a "
+                                       "number from 1 to 100000", v);
+        } else if ((m = cli_match(argc, argv, &i, "--queue", &v)) != 0) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            if ((o->queue = count_arg(v, 0)) < 0)
+                return cli_usage_error(argv[0], "--queue: '%s' is not a "
+                                       "number from 0 to 100000", v);
         } else if ((m = cli_match(argc, argv, &i, "--tls-cert", &v)) != 0) {
             if (m < 0)
                 return CLI_EXIT_USAGE;
@@ -157,6 +199,10 @@ static int parse_options(int argc, char **argv, options *o)
         return cli_usage_error(argv[0], "--tls-cert and --tls-key go together");
     if (o->tls_cert && o->proto != PROTO_TCP)
         return cli_usage_error(argv[0], "--tls-cert: TLS needs --proto tcp");
+    if (o->tls_cert && o->mode == MODE_UV)
+        return cli_usage_error(argv[0], "--tls-cert: not with --mode uv");
+    if ((o->workers >= 0 || o->queue >= 0) && o->mode != MODE_POOL)
+        return cli_usage_error(argv[0], "--workers/--queue: only with --mode pool");
     return -1;
 }
 
@@ -176,6 +222,10 @@ static void echo_server_configure(ss_server *self)
         self->allow_reuse_address = true;
     /* Echo any datagram whole (Python's default of 8192 would cut it). */
     self->max_packet_size = 65536;
+    if (opts.workers >= 0)
+        self->pool_workers = (unsigned)opts.workers;
+    if (opts.queue >= 0)
+        self->pool_queue_size = (unsigned)opts.queue;
 }
 
 /* --- the unix socket file ------------------------------------------------ */
@@ -324,6 +374,11 @@ static size_t running_requests(ss_server *srv)
         return ss_threading_active_threads(srv);
     case MODE_FORKING:
         return ss_forking_active_children(srv, NULL, 0);
+    case MODE_POOL: {
+        ss_threadpool_stats ps;
+        ss_threadpool_get_stats(srv, &ps);
+        return ps.running + ps.queued;
+    }
     default:
         return 0; /* sync: serve_forever() finished the request it had */
     }
@@ -377,8 +432,14 @@ int main(int argc, char **argv)
                                           : &echo_datagram_handler_class;
 
     static ss_server srv;
-    if (ss_server_init(&srv, &echo_server_class, &addr, handler,
-                       SS_BIND_AND_ACTIVATE, &err) < 0) {
+    int init_rc =
+        opts.mode == MODE_UV
+            ? ss_event_server_init(&srv, &echo_server_class, &addr,
+                                   &echo_event_handler_class,
+                                   SS_BIND_AND_ACTIVATE, &err)
+            : ss_server_init(&srv, &echo_server_class, &addr, handler,
+                             SS_BIND_AND_ACTIVATE, &err);
+    if (init_rc < 0) {
         fprintf(stderr, "%s: %s\n", prog, err.msg[0] ? err.msg : ss_strerror(err.code));
         return CLI_EXIT_USAGE;
     }
