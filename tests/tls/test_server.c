@@ -193,33 +193,28 @@ Test(handle_request, handshake_runs_inline_and_bounded)
     ss_tls_context sctx, cctx;
     tt_server_ctx(&sctx, &(ss_tls_options){.handshake_timeout = 0.3});
     tt_client_ctx(&cctx, NULL);
-    ss_server srv;
-    ss_addr a;
-    ss_error err;
-    ss_addr_parse(&a, "127.0.0.1:0", &err);
-    cr_assert_eq(ss_server_init(&srv, &ss_tcp_server_class, &a,
-                                &tt_line_handler_class, SS_BIND_AND_ACTIVATE,
-                                &err), 0);
-    /* handle_error goes to the default report on stderr here: what
-     * matters is that handle_request returns in bounded time. */
-    cr_assert_eq(ss_server_set_tls(&srv, &sctx), 0);
-    srv.timeout = 5;
+    tt_server t; /* prepared, never run: no loop serves it */
+    tt_server_prepare(&t, &ss_tcp_server_class, &sctx);
+    ss_server *srv = &t.srv;
+    srv->timeout = 5;
 
-    client_job j = {.addr = srv.server_address, .ctx = &cctx};
+    client_job j = {.addr = srv->server_address, .ctx = &cctx};
     pthread_t th;
     pthread_create(&th, NULL, client_thread, &j);
-    cr_assert_eq(ss_server_handle_request(&srv), 0);
+    cr_assert_eq(ss_server_handle_request(srv), 0);
     pthread_join(th, NULL);
     cr_assert_eq(j.rc, 0);
     cr_assert_str_eq(j.reply, "inline\n");
 
     /* A silent client: handle_request comes back after the 0.3 s bound. */
-    int fd = tt_connect(&srv.server_address);
+    int fd = tt_connect(&srv->server_address);
     double start = ts_now();
-    cr_assert_eq(ss_server_handle_request(&srv), 0);
+    cr_assert_eq(ss_server_handle_request(srv), 0);
     cr_assert_lt(ts_now() - start, 2.0);
+    cr_assert_eq(t.errors, 1);
+    cr_assert(strstr(t.last_error, "not done within 0.3 s"), "%s", t.last_error);
     close(fd);
-    ss_server_close(&srv);
+    ss_server_close(srv);
     ss_tls_context_close(&cctx);
     ss_tls_context_close(&sctx);
 }
