@@ -630,6 +630,16 @@ int ss_stream_handler_start_tls(ss_stream_handler *self, ss_tls_context *ctx,
 
 /* --- queries ------------------------------------------------------------- */
 
+size_t ss_tls_conn_pending(const ss_tls_conn *c)
+{
+    if (!c || !c->ssl)
+        return 0;
+    size_t n = (size_t)SSL_pending(c->ssl);
+    if (c->prefix)
+        n += c->prefix_len - c->prefix_pos;
+    return n;
+}
+
 bool ss_tls_conn_session_reused(const ss_tls_conn *c)
 {
     return c && c->ssl && SSL_session_reused(c->ssl);

@@ -248,13 +248,22 @@ ss_tls_context *ss_server_get_tls(const ss_server *s);
  * or a negative code; the connection stays allocated. */
 int ss_tls_conn_shutdown(ss_tls_conn *c);
 
-/* Frees the TLS state without sending anything; fd is not closed.
+/* Frees the TLS state without sending anything; fd is not closed.  The
+ * session stays resumable unless the connection failed (OpenSSL would drop
+ * it, and with it the session of the control connection a data channel
+ * resumed).
  * Idempotent on a zeroed or closed struct.  For a library-allocated
  * connection (ss_request.tls) use ss_tls_conn_free(). */
 void ss_tls_conn_close(ss_tls_conn *c);
 
 /* Closes and frees a connection the library allocated (NULL is fine). */
 void ss_tls_conn_free(ss_tls_conn *c);
+
+/* Bytes already decrypted (or taken over from rfile) that recv returns
+ * without touching the socket.  A caller that polls the socket before
+ * reading (a non-blocking FTP data transfer) must read these first: poll()
+ * does not see them. */
+size_t ss_tls_conn_pending(const ss_tls_conn *c);
 
 /* True when the handshake resumed an earlier session. */
 bool ss_tls_conn_session_reused(const ss_tls_conn *c);
