@@ -407,7 +407,7 @@ Test(echo_binary, server_bad_flags_exit_2_with_one_line)
         {"--bogus", NULL},
         {"--proto", "sctp", NULL},
         {"--proto=", NULL},
-        {"--mode=pool", NULL}, /* not in this version */
+        {"--mode=fibers", NULL}, /* no such mode */
         {"--listen", NULL},    /* value missing */
         {"--listen", "nonsense", NULL},
         {"--listen=127.0.0.1:70000", NULL},
