@@ -6,6 +6,7 @@
  * the handler instance at its end; it is freed when the last of its libuv
  * handles (the stream, and the timer if one was started) has closed. */
 #include <errno.h>
+#include <limits.h>
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -348,6 +349,8 @@ int ss_event_write(ss_event_handler *h, const void *buf, size_t len)
         return SS_ECLOSED;
     if (len == 0)
         return 0;
+    if (len > UINT_MAX) /* a uv_buf_t's length is an unsigned int */
+        return -EINVAL;
     if (c->queued + len > h->write_limit)
         return SS_EFULL; /* before sending anything: all or nothing */
     size_t done = 0;

@@ -692,3 +692,39 @@ Test(uv, event_init_needs_the_mixin)
     cr_assert(strstr(err.msg, "EventMixIn"), "%s", err.msg);
     cr_assert_eq(ts_count_fds(), fds0);
 }
+
+/* handle_request() has no loop to keep a connection on: datagrams are
+ * served, a stream connection goes to handle_error and is closed. */
+Test(uv, handle_request_serves_datagrams_refuses_streams, .timeout = 60)
+{
+    ss_server srv;
+    ss_addr a;
+    ss_error err;
+    reset_counts();
+    cr_assert_eq(ss_addr_parse(&a, "127.0.0.1:0", &err), 0);
+    cr_assert_eq(ss_event_server_init(&srv, &ss_event_udp_server_class, &a,
+                                      &echo_class, SS_BIND_AND_ACTIVATE, &err),
+                 0, "%s", err.msg);
+    srv.timeout = DEADLINE;
+    int fd = connect_to(&srv.server_address, SOCK_DGRAM);
+    char buf[16];
+    cr_assert_eq(send(fd, "once", 4, 0), 4);
+    cr_assert_eq(ss_server_handle_request(&srv), 0);
+    cr_assert_eq(recv(fd, buf, sizeof buf, 0), 4);
+    close(fd);
+    ss_server_close(&srv);
+
+    reset_counts();
+    cr_assert_eq(ss_event_server_init(&srv, &recording_server_class, &a,
+                                      &echo_class, SS_BIND_AND_ACTIVATE, &err),
+                 0, "%s", err.msg);
+    srv.timeout = DEADLINE;
+    fd = connect_to(&srv.server_address, SOCK_STREAM);
+    cr_assert_eq(ss_server_handle_request(&srv), 0);
+    expect_eof(fd);
+    cr_assert_eq(atomic_load(&n_error), 1);
+    cr_assert(strstr(error_msg, "serving loop"), "%s", error_msg);
+    cr_assert_eq(atomic_load(&n_connect), 0);
+    close(fd);
+    ss_server_close(&srv);
+}

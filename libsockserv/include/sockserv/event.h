@@ -134,8 +134,10 @@ extern const ss_server_class ss_event_unix_stream_server_class;
 extern const ss_server_class ss_event_unix_datagram_server_class;
 
 /* The mixin's slots, for classes of your own (as SS_THREADING_MIXIN_SLOTS).
- * process_request() must run on the serving loop's thread, which is where
- * serve_forever(), handle_request() and attach call it. */
+ * process_request() runs on the serving loop's thread (serve_forever or
+ * attach).  handle_request() has no loop to keep a connection on: there it
+ * serves datagrams, and refuses a stream connection with -EOPNOTSUPP
+ * (handle_error, then the connection is closed). */
 int ss_event_mixin_init(ss_server *self, ss_error *err);
 int ss_event_mixin_process_request(ss_server *self, ss_request *req,
                                    const ss_addr *client, ss_error *err);
