@@ -278,19 +278,27 @@ void ss_tls_conn_free(ss_tls_conn *c)
 }
 
 /* Every session a client connection receives (TLS 1.3 tickets come one or
- * more at a time after the handshake) becomes the family's newest. */
+ * more at a time after the handshake) becomes the family's newest, kept as
+ * a pristine copy.  OpenSSL's client uses a TLS 1.3 ticket once (RFC 8446
+ * asks that, against linking connections); a data channel exists to be
+ * linked to its control connection, and a server may give data channels
+ * no tickets of their own, so each connection resumes a fresh copy of the
+ * newest one. */
 int ss__tls_new_session(SSL *ssl, SSL_SESSION *sess)
 {
     ss_tls_conn *c = SSL_get_app_data(ssl);
     if (!c || !c->ctx || !c->ctx->lock)
         return 0;
+    SSL_SESSION *copy = SSL_SESSION_dup(sess);
+    if (!copy)
+        return 0;
     ss_tls_conn *root = c->root ? c->root : c;
     CRYPTO_THREAD_write_lock(c->ctx->lock);
     SSL_SESSION *old = root->fresh_session;
-    root->fresh_session = sess;
+    root->fresh_session = copy;
     CRYPTO_THREAD_unlock(c->ctx->lock);
     SSL_SESSION_free(old);
-    return 1; /* the reference is ours */
+    return 0; /* OpenSSL keeps its own reference */
 }
 
 /* --- the session tag -----------------------------------------------------
@@ -486,11 +494,8 @@ int ss_tls_connect(ss_tls_conn *c, ss_tls_context *ctx, int fd,
         c->root = resume->root ? resume->root : (ss_tls_conn *)resume;
         SSL_SESSION *sess = NULL;
         CRYPTO_THREAD_write_lock(ctx->lock);
-        if (c->root->fresh_session &&
-            SSL_SESSION_is_resumable(c->root->fresh_session)) {
-            sess = c->root->fresh_session;
-            SSL_SESSION_up_ref(sess);
-        }
+        if (c->root->fresh_session) /* a copy: OpenSSL marks what it used */
+            sess = SSL_SESSION_dup(c->root->fresh_session);
         CRYPTO_THREAD_unlock(ctx->lock);
         if (!sess)
             sess = SSL_get1_session(resume->ssl);

@@ -156,8 +156,7 @@ typedef struct ss_tls_conn {
     bool truncated; /* the peer closed without close_notify */
     bool heap;      /* allocated by the library */
     /* client: the newest session of this connection's family (itself and
-     * the connections that resumed it), for the next one to resume:
-     * TLS 1.3 tickets are single-use */
+     * the connections that resumed it), for the next one to resume */
     void *fresh_session;
     struct ss_tls_conn *root; /* client: the connection it resumed */
 } ss_tls_conn;
@@ -172,9 +171,9 @@ typedef struct ss_tls_conn {
  * whose session this one resumes (an FTP data channel), or NULL; it must
  * outlive this connection.  With TLS 1.3 the session exists only once that
  * connection has read something after its handshake (the server's tickets
- * arrive then), and since a TLS 1.3 ticket is used only once, each new
- * connection resumes the newest ticket any connection of the family
- * received (the server gives a resumed connection new tickets).  Waits at most
+ * arrive then).  Each new connection resumes the newest session any
+ * connection of the family received; a TLS 1.3 ticket is reused if no
+ * newer one came (FTP servers may give data channels no tickets).  Waits at most
  * ctx->handshake_timeout whatever fd's blocking mode (which is kept).
  * Returns 0, SS_ETLS (err: "certificate verify failed: certificate has
  * expired"), -ETIMEDOUT or -errno; on failure *c needs no close.
