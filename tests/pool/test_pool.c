@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -640,4 +641,71 @@ Test(pool, attribute_defaults)
     ss_threadpool_stats s = stats_of(&srv);
     cr_assert_eq(s.workers, 0, "workers start with the first request");
     ss_server_close(&srv);
+}
+
+/* --- on a loop of the caller's (ss_server_attach) ------------------------- */
+
+typedef struct attached {
+    ss_server *srv;
+    pthread_t tid;
+    uv_loop_t loop;
+    uv_async_t stop;
+    int attach_rc;
+    atomic_bool up;
+} attached;
+
+static void on_stop(uv_async_t *a)
+{
+    attached *at = a->data;
+    ss_server_detach(at->srv);
+    uv_close((uv_handle_t *)&at->stop, NULL);
+}
+
+/* The caller's loop on a thread: attach, run until stopped, detach there. */
+static void *attached_main(void *arg)
+{
+    attached *at = arg;
+    uv_loop_init(&at->loop);
+    uv_async_init(&at->loop, &at->stop, on_stop);
+    at->stop.data = at;
+    at->attach_rc = ss_server_attach(at->srv, &at->loop, 0.05);
+    atomic_store(&at->up, true);
+    if (at->attach_rc == 0)
+        uv_run(&at->loop, UV_RUN_DEFAULT);
+    else
+        uv_close((uv_handle_t *)&at->stop, NULL);
+    uv_run(&at->loop, UV_RUN_DEFAULT); /* the closes */
+    uv_loop_close(&at->loop);
+    return NULL;
+}
+
+/* Cap-and-pause works on a user's loop too: the worker that frees a slot
+ * wakes that loop, which watches the listening socket again. */
+Test(pool, cap_and_pause_on_an_attached_loop, .timeout = 60)
+{
+    ss_server srv;
+    pool_state st;
+    make_server(&srv, &ss_threadpool_tcp_server_class, &st, 1, 0, SS_POOL_WAIT);
+    attached at = {.srv = &srv};
+    atomic_init(&at.up, false);
+    cr_assert_eq(pthread_create(&at.tid, NULL, attached_main, &at), 0);
+    double end = ts_now() + DEADLINE;
+    while (!atomic_load(&at.up) && ts_now() < end)
+        usleep(1000);
+    cr_assert_eq(at.attach_rc, 0);
+
+    int a = client(&srv.server_address, "hold\n");
+    wait_holding(&st, 1);
+    WAIT_STATS(&srv, s, s.paused, "not paused");
+    int b = client(&srv.server_address, "1\n");
+    cr_assert(silent_for(b, 0.3), "the paused loop served a client");
+    open_gate(&st);
+    expect_line(a, "hold\n");
+    expect_line(b, "1\n");
+    WAIT_STATS(&srv, s2, s2.served == 2, "served %lu", s2.served);
+    uv_async_send(&at.stop);
+    pthread_join(at.tid, NULL);
+    ss_server_close(&srv);
+    close(a);
+    close(b);
 }

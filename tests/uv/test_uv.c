@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <sockserv/sockserv.h>
 
@@ -727,4 +728,73 @@ Test(uv, handle_request_serves_datagrams_refuses_streams, .timeout = 60)
     cr_assert_eq(atomic_load(&n_connect), 0);
     close(fd);
     ss_server_close(&srv);
+}
+
+/* --- on a loop of the caller's (ss_server_attach) ------------------------- */
+
+typedef struct attached {
+    ss_server *srv;
+    pthread_t tid;
+    uv_loop_t loop;
+    uv_async_t stop;
+    int attach_rc;
+    atomic_bool up;
+} attached;
+
+static void on_stop(uv_async_t *a)
+{
+    attached *at = a->data;
+    ss_server_detach(at->srv); /* closes the connections */
+    uv_close((uv_handle_t *)&at->stop, NULL);
+}
+
+static void *attached_main(void *arg)
+{
+    attached *at = arg;
+    uv_loop_init(&at->loop);
+    uv_async_init(&at->loop, &at->stop, on_stop);
+    at->stop.data = at;
+    at->attach_rc = ss_server_attach(at->srv, &at->loop, 0.05);
+    atomic_store(&at->up, true);
+    if (at->attach_rc != 0)
+        uv_close((uv_handle_t *)&at->stop, NULL);
+    /* Runs until detach: then the connections' close callbacks run here
+     * (event.h: before ss_server_close), and the loop ends. */
+    uv_run(&at->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&at->loop);
+    return NULL;
+}
+
+/* Connections live on the caller's loop; detach closes them there. */
+Test(uv, connections_on_an_attached_loop, .timeout = 60)
+{
+    serving sv; /* only for its server and address */
+    reset_counts();
+    ss_addr a;
+    ss_error err;
+    cr_assert_eq(ss_addr_parse(&a, "127.0.0.1:0", &err), 0);
+    cr_assert_eq(ss_event_server_init(&sv.srv, &ss_event_tcp_server_class, &a,
+                                      &echo_class, SS_BIND_AND_ACTIVATE, &err),
+                 0, "%s", err.msg);
+    attached at = {.srv = &sv.srv};
+    atomic_init(&at.up, false);
+    cr_assert_eq(pthread_create(&at.tid, NULL, attached_main, &at), 0);
+    WAIT_FOR(atomic_load(&at.up), "the loop did not start");
+    cr_assert_eq(at.attach_rc, 0);
+
+    stream_examine(&sv.srv.server_address);
+    int idle[3];
+    for (int i = 0; i < 3; i++)
+        idle[i] = connect_to(&sv.srv.server_address, SOCK_STREAM);
+    WAIT_FOR(ss_event_connections(&sv.srv) == 3, "connections %zu",
+             ss_event_connections(&sv.srv));
+    uv_async_send(&at.stop);
+    pthread_join(at.tid, NULL);
+    cr_assert_eq(atomic_load(&n_close), 4);
+    cr_assert_eq(ss_event_connections(&sv.srv), 0);
+    for (int i = 0; i < 3; i++) {
+        expect_eof(idle[i]);
+        close(idle[i]);
+    }
+    ss_server_close(&sv.srv);
 }
