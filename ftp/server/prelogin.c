@@ -88,6 +88,14 @@ static int login_failed(ftpd_session *s, const char *why, bool counted)
     if (delay > max)
         delay = max;
     sleep_s(delay);
+    if (ftpd_guard_banned(ctx->guard, &s->base.base.client_address, s->user) >
+        0) {
+        /* This failure started a ban (or one is running): nothing more to
+         * try on this connection either. */
+        s->quit = true;
+        ftpd_session_reply(s, 421, "Too many failed logins; try again later.");
+        return SS_ECLOSED;
+    }
     if (s->failures >= ctx->cfg.max_login_failures) {
         s->quit = true;
         ftpd_session_reply(s, 421, "Too many failed logins: closing connection.");

@@ -201,6 +201,17 @@ static ssize_t read_raw_line_inner(ftpd_session *s)
     ssize_t n = ss_rfile_readline(&s->base.rfile, s->line, max);
     if (n <= 0)
         return n;
+    /* A short line without its end and without EOF: the transport failed
+     * after some bytes (the line deadline); the error comes next call. */
+    while ((size_t)n < max && s->line[n - 1] != '\n' && !s->base.rfile.eof) {
+        ssize_t m = ss_rfile_readline(&s->base.rfile, s->line + n,
+                                      max - (size_t)n);
+        if (m < 0)
+            return m;
+        if (m == 0)
+            break;
+        n += m;
+    }
     if ((size_t)n == max && s->line[n - 1] != '\n') {
         size_t dropped = 0;
         for (;;) {
