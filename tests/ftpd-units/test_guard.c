@@ -1,0 +1,132 @@
+/* tests/ftpd-units/test_guard.c - failed-login accounting (guard.c) and
+ * the per-user and passive-listener counts (connlimit.c): bans after N
+ * failures per host and per name, expiry, a full table reusing its oldest
+ * entry, and exact counts when many threads and forked processes count at
+ * once. */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "connlimit.h"
+#include "guard.h"
+
+static ss_addr ip(const char *text)
+{
+    ss_addr a;
+    struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons(1234)};
+    inet_pton(AF_INET, text, &in.sin_addr);
+    ss_addr_set(&a, (struct sockaddr *)&in, sizeof in);
+    return a;
+}
+
+Test(guard, host_banned_after_n_failures_then_forgiven)
+{
+    ftpd_guard *g = ftpd_guard_create(64, 3, 0.5);
+    cr_assert(g);
+    ss_addr a = ip("192.0.2.1"), b = ip("192.0.2.2");
+    cr_expect_eq(ftpd_guard_fail(g, &a, "u1"), 1);
+    cr_expect_eq(ftpd_guard_fail(g, &a, "u2"), 2, "the host counts both names");
+    cr_expect_eq(ftpd_guard_banned(g, &a, NULL), 0);
+    cr_expect_eq(ftpd_guard_fail(g, &a, "u3"), 3);
+    cr_expect_gt(ftpd_guard_banned(g, &a, NULL), 0, "banned at 3");
+    cr_expect_eq(ftpd_guard_banned(g, &b, NULL), 0, "another host is not");
+    cr_expect_eq(ftpd_guard_banned(g, &b, "u1"), 0, "u1 failed only once");
+    struct timespec ts = {0, 700 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    cr_expect_eq(ftpd_guard_banned(g, &a, NULL), 0, "the ban ended");
+    ftpd_guard_destroy(g);
+}
+
+Test(guard, name_banned_from_every_host_success_resets_it)
+{
+    ftpd_guard *g = ftpd_guard_create(64, 3, 60);
+    ss_addr h[3] = {ip("198.51.100.1"), ip("198.51.100.2"), ip("198.51.100.3")};
+    ftpd_guard_fail(g, &h[0], "alice");
+    ftpd_guard_fail(g, &h[1], "alice");
+    ftpd_guard_success(g, "alice");
+    cr_expect_eq(ftpd_guard_fail(g, &h[2], "alice"), 1, "reset by a login");
+    ftpd_guard_fail(g, &h[0], "alice");
+    ftpd_guard_fail(g, &h[1], "alice");
+    ss_addr other = ip("203.0.113.9");
+    cr_expect_gt(ftpd_guard_banned(g, &other, "alice"), 0);
+    cr_expect_eq(ftpd_guard_banned(g, &other, "bob"), 0);
+    ftpd_guard_success(g, "alice"); /* a ban is not lifted by a login */
+    cr_expect_gt(ftpd_guard_banned(g, &other, "alice"), 0);
+    ftpd_guard_destroy(g);
+}
+
+Test(guard, full_table_reuses_the_oldest_entry_and_never_grows)
+{
+    ftpd_guard *g = ftpd_guard_create(8, 0, 60);
+    ss_addr a = ip("192.0.2.50");
+    char name[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(name, sizeof name, "spray%d", i);
+        ftpd_guard_fail(g, &a, name);
+    }
+    /* the host's entry was refreshed all along, so it survived */
+    cr_expect_gt(ftpd_guard_fail(g, &a, "last"), 100);
+    cr_expect_eq(ftpd_guard_banned(g, &a, NULL), 0, "ban_after 0: no bans");
+    ftpd_guard_destroy(g);
+}
+
+#define THREADS 8
+#define EACH 500
+
+static ftpd_guard *shared_g;
+static ftpd_connlimit *shared_cl;
+
+static void *hammer(void *arg)
+{
+    (void)arg;
+    ss_addr a = ip("192.0.2.77");
+    for (int i = 0; i < EACH; i++) {
+        ftpd_guard_fail(shared_g, &a, "victim");
+        ftpd_guard_banned(shared_g, &a, "victim");
+        if (ftpd_connlimit_user_acquire(shared_cl, "victim"))
+            ftpd_connlimit_user_release(shared_cl, "victim");
+        if (ftpd_connlimit_pasv_acquire(shared_cl))
+            ftpd_connlimit_pasv_release(shared_cl);
+    }
+    return NULL;
+}
+
+Test(guard, counts_are_exact_across_threads_and_processes)
+{
+    shared_g = ftpd_guard_create(64, 0, 600);
+    shared_cl = ftpd_connlimit_create(16, 0);
+    ftpd_connlimit_set_user_limit(shared_cl, 3);
+    ftpd_connlimit_set_pasv_limit(shared_cl, 2);
+    pid_t kid = fork();
+    if (kid == 0) {
+        hammer(NULL);
+        _exit(0);
+    }
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, hammer, NULL);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    int st;
+    cr_assert_eq(waitpid(kid, &st, 0), kid);
+    ss_addr a = ip("192.0.2.77");
+    cr_expect_eq(ftpd_guard_fail(shared_g, &a, "victim"),
+                 (THREADS + 1) * EACH + 1);
+    /* every place was given back */
+    cr_expect(ftpd_connlimit_user_acquire(shared_cl, "victim"));
+    cr_expect(ftpd_connlimit_user_acquire(shared_cl, "victim"));
+    cr_expect(ftpd_connlimit_user_acquire(shared_cl, "victim"));
+    cr_expect(!ftpd_connlimit_user_acquire(shared_cl, "victim"), "limit 3");
+    cr_expect(ftpd_connlimit_user_acquire(shared_cl, "other"));
+    cr_expect(ftpd_connlimit_pasv_acquire(shared_cl));
+    cr_expect(ftpd_connlimit_pasv_acquire(shared_cl));
+    cr_expect(!ftpd_connlimit_pasv_acquire(shared_cl), "limit 2");
+    ftpd_connlimit_destroy(shared_cl);
+    ftpd_guard_destroy(shared_g);
+}
