@@ -539,6 +539,11 @@ int ss_tls_accept(ss_tls_conn *c, ss_tls_context *ctx, int fd,
                               "another connection", peer);
         if (rc < 0)
             ss_tls_conn_shutdown(c); /* tell the client clearly, then drop */
+        else if (SSL_version(resume_of->ssl) == TLS1_3_VERSION)
+            /* Clients use a TLS 1.3 ticket once, and curl keeps only the
+             * newest: the control connection's next reply carries a new
+             * one (with its tag), for the next data channel. */
+            SSL_new_session_ticket(resume_of->ssl);
     }
     if (rc < 0)
         ss_tls_conn_close(c);

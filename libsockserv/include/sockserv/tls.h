@@ -191,7 +191,10 @@ int ss_tls_connect(ss_tls_conn *c, ss_tls_context *ctx, int fd,
  * 1.3 ticket, TLS 1.2 ticket or session id, or a later session resumed from
  * it), else the connection is refused with SS_ETLS and a message that
  * starts "session reuse required".  A session of another control
- * connection does not count.  Returns 0, SS_ETLS, -ETIMEDOUT or -errno; on
+ * connection does not count.  After a TLS 1.3 resumption it asks resume_of
+ * to send the client a new ticket with its next write (clients use a ticket
+ * once; the control connection's next reply brings the next data channel's
+ * ticket), so resume_of must not be in use on another thread meanwhile.  Returns 0, SS_ETLS, -ETIMEDOUT or -errno; on
  * failure *c needs no close (fd stays open for the caller). */
 int ss_tls_accept(ss_tls_conn *c, ss_tls_context *ctx, int fd,
                   const ss_tls_conn *resume_of, ss_error *err);
