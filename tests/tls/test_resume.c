@@ -108,6 +108,26 @@ Test(resume, tls12_session_id_resumes_the_control_session)
     resumed_data_channel_accepted(0x0303, true, "TLSv1.2");
 }
 
+/* A server that gives data channels no tickets: each resumption makes the
+ * control connection send the next ticket with its next reply. */
+Test(resume, tls13_data_channels_without_tickets_of_their_own)
+{
+    fixture f;
+    setup_fx(&f, 0, false, true);
+    tt_client c;
+    control(&f, &c);
+    char reply[256];
+    tt_client_exchange(&c, "NOTICKETS\n", reply, sizeof reply);
+    cr_assert_str_eq(reply, "OK\n");
+    for (int i = 0; i < 4; i++) {
+        bool got = data(&f, &c, &c.conn, reply, sizeof reply);
+        cr_assert_str_eq(reply, "DATA OK 1\n", "round %d: %s", i, reply);
+        cr_assert(got);
+    }
+    tt_client_close(&c);
+    teardown_fx(&f);
+}
+
 static void fresh_session_refused(int client_max, bool no_tickets)
 {
     fixture f;

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "support.h"
@@ -327,6 +328,11 @@ static int line_handle(ss_handler *h, ss_error *err)
             continue;
         } else if (strcmp(line, "DATA\n") == 0) {
             rc = do_data(sh, t);
+        } else if (strcmp(line, "NOTICKETS\n") == 0) {
+            /* From now on data channels get no tickets of their own (as
+             * sockserv-ftpd does); the control connection's are all. */
+            SSL_CTX_set_num_tickets(t->data_ctx->ssl_ctx, 0);
+            rc = reply(sh, "%s", "OK\n");
         } else if (strcmp(line, "VERSION\n") == 0) {
             rc = reply(sh, "%s\n", sh->tls ? ss_tls_conn_version(sh->tls) : "plain");
         } else {

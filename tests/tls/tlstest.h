@@ -95,6 +95,7 @@ int tt_write(ss_transport *t, const char *s);
  *             ss_tls_accept (resume_of = this connection when
  *             t->data_require_resume), sends "data\n" on it, and replies
  *             "DATA OK <reused 0|1>\n" or "DATA REFUSED <message>\n"
+ *   NOTICKETS data channels get no TLS 1.3 tickets from now on ("OK\n")
  *   VERSION   replies the TLS version ("TLSv1.3\n" or "plain\n")
  *   anything else is echoed. */
 extern const ss_handler_class tt_line_handler_class;
