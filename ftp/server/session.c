@@ -423,7 +423,13 @@ static int session_handle(ss_handler *h, ss_error *err)
 {
     (void)err;
     ftpd_session *s = S(h);
-    ftpd_log(&s->ctx->log, "session start client=%s", s->client);
+    if (s->implicit_tls)
+        ftpd_log(&s->ctx->log, "session start client=%s tls=implicit "
+                 "version=%s cipher=%s", s->client,
+                 ss_tls_conn_version(s->base.tls),
+                 ss_tls_conn_cipher(s->base.tls));
+    else
+        ftpd_log(&s->ctx->log, "session start client=%s", s->client);
     if (ftpd_session_reply(s, 220, "%s", s->ctx->cfg.banner) < 0)
         return 0;
     while (!s->quit) {

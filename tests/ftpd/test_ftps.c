@@ -323,6 +323,16 @@ static void data_reuse(bool tls12)
 Test(ftps, data_must_resume_the_session_tls13_tickets) { data_reuse(false); }
 Test(ftps, data_must_resume_the_session_tls12_session_ids) { data_reuse(true); }
 
+Test(ftps_cfg, forking_sessions_resume_tickets_and_session_ids)
+{
+    /* Each session is a child process: the TLS 1.2 session cache it
+     * resumes from is the child's own, filled by its control connection. */
+    const char *extra[] = {"--forking", NULL};
+    ftx_start(&srv, extra);
+    data_reuse(false);
+    data_reuse(true);
+}
+
 Test(ftps, data_resuming_another_control_session_refused)
 {
     free(make_file("o.bin", 1000, 4));
