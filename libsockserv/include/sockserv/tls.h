@@ -140,7 +140,8 @@ void ss_tls_context_close(ss_tls_context *ctx);
 /* One TLS connection over a connected socket.  Caller-allocated for
  * ss_tls_connect() / ss_tls_accept(); allocated by the library for the
  * connections it makes itself (implicit TLS, STARTTLS), which belong to the
- * request (ss_request.tls) and are closed with it. */
+ * request (ss_request.tls) and are closed with it.  It must not be moved
+ * or copied while open: OpenSSL's BIO points to it. */
 typedef struct ss_tls_conn {
     ss_transport base;  /* first: recv/send over TLS; base.fd = the socket */
     struct ssl_st *ssl; /* OpenSSL's, for queries (SSL_get_peer_certificate) */
