@@ -445,8 +445,11 @@ int ss_server_shutdown(ss_server *s)
     }
     __atomic_store_n(&p->shutdown_request, true, __ATOMIC_RELEASE);
     if (p->serving && pthread_equal(p->serving_thread, pthread_self())) {
-        /* A handler of a sync server: waiting would be waiting for
-         * ourselves.  The loop stops after this request. */
+        /* A sync handler or an event callback: waiting would be waiting
+         * for ourselves.  The wake-up stops the loop once we return to it,
+         * whichever callback we are in. */
+        if (p->watch)
+            ss__watch_wake(s);
         pthread_mutex_unlock(&p->lock);
         return 0;
     }
