@@ -12,7 +12,7 @@ MODE
             auth, prot_p, list, retr, stor must all work.
   reuse     a small FTP_TLS subclass whose data connections pass session=
             of the control socket: the same operations must work with
-            reuse required.
+            reuse required, in passive and in active (PORT) mode.
 tls12: pin TLS 1.2 and turn tickets off, so resumption uses TLS 1.2
 session ids.
 
@@ -98,6 +98,15 @@ def main():
     check(buf.getvalue() == up, "second RETR differs")
     names = ftp.nlst()
     check("py-up.bin" in names, names)
+    # active mode (PORT): the server connects, and is still the TLS server
+    ftp.set_pasv(False)
+    buf = io.BytesIO()
+    ftp.retrbinary("RETR py-down.bin", buf.write)
+    check(buf.getvalue() == data, "active RETR differs")
+    ftp.storbinary("STOR py-active.bin", io.BytesIO(up))
+    with open(os.path.join(home, "py-active.bin"), "rb") as f:
+        check(f.read() == up, "active STOR differs")
+    ftp.set_pasv(True)
     print("version", version)
     ftp.quit()
     print("OK")

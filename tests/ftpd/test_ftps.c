@@ -783,3 +783,22 @@ Test(ftps, lftp_ssl_force)
     cr_expect(!strstr(srv.proc.err, "tls data connection refused"), "%s",
               srv.proc.err);
 }
+
+Test(ftps_cfg, lftp_implicit_ftps_url)
+{
+    if (!have("/usr/bin/lftp"))
+        cr_skip("lftp is not installed");
+    const char *extra[] = {"--listen", "127.0.0.1:0", "--listen-implicit",
+                           "127.0.0.1:0", NULL};
+    ftx_start(&srv, extra);
+    int port = implicit_port();
+    free(make_file("li.bin", 777777, 27));
+    char url[128], cmds[2048];
+    snprintf(url, sizeof url, "ftps://alice:s3cret@127.0.0.1:%d", port);
+    snprintf(cmds, sizeof cmds,
+             "set ssl:verify-certificate no; set net:max-retries 1; "
+             "set net:timeout 20; get li.bin -o %s; bye", wpath("li.bin"));
+    char *argv[] = {"/usr/bin/lftp", "-e", cmds, url, NULL};
+    run_ok(argv);
+    same(wpath("li.bin"), ftx_home_path(&srv, "alice", "li.bin"));
+}
