@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include <sockserv/event.h>
+
 #include "internal.h"
 #include "tls_internal.h"
 
@@ -265,6 +267,10 @@ int ss_server_set_tls(ss_server *s, ss_tls_context *ctx)
         return -EBADF;
     if (ctx && (!ctx->server || s->socket_type != SOCK_STREAM))
         return -EINVAL;
+    /* The event mode reads the descriptor itself after the handshake and
+     * would see ciphertext: it has no TLS (yet), so say so here. */
+    if (ctx && ss_server_mixin_base(s, &ss_event_mixin))
+        return -EOPNOTSUPP;
     if (!p->tls) {
         if (!ctx)
             return 0;

@@ -217,9 +217,11 @@ int ss_stream_handler_start_tls(ss_stream_handler *self, ss_tls_context *ctx,
 /* --- implicit TLS for stream servers ------------------------------------ */
 
 /* Makes server s speak TLS on every connection it accepts (TCP or unix
- * stream servers, any mixin).  ctx is borrowed and must outlive the
- * server; NULL turns it off.  Call before serving.  Returns 0, or -EINVAL
- * for a client context or a datagram server.
+ * stream servers, any mixin but EventMixIn).  ctx is borrowed and must
+ * outlive the server; NULL turns it off.  Call before serving.  Returns 0,
+ * -EINVAL for a client context or a datagram server, -EOPNOTSUPP for an
+ * event-mode server (it reads the socket itself), -EBADF for a closed
+ * server, -ENOMEM.
  *
  * Design: the handshake never runs unbounded on the serving thread.  When
  * the server is served by a libuv loop (serve_forever, or attached to the
