@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sockserv/tls.h>
+
 int ssh_conn_init(ssh_conn *c, ss_stream_handler *sh)
 {
     c->sh = sh;
@@ -68,8 +70,10 @@ int ssh_conn_recv(ssh_conn *c, ssh_frame_header *h, ss_error *err)
 
 bool ssh_conn_pending(const ssh_conn *c)
 {
-    /* TLS will add the bytes its layer has decrypted but not handed up. */
-    return ss_rfile_pending(&c->sh->rfile) > 0;
+    /* Under TLS, OpenSSL may hold bytes it has decrypted but not handed to
+     * the rfile yet: the socket has nothing more, so poll() cannot see them. */
+    return ss_rfile_pending(&c->sh->rfile) > 0 ||
+           ss_tls_conn_pending(c->sh->tls) > 0;
 }
 
 int ssh_conn_fd(const ssh_conn *c)

@@ -34,8 +34,8 @@ void ssh_conn_close(ssh_conn *c);
  * frame, or the transport's error.  Blocks until the whole frame is in. */
 int ssh_conn_recv(ssh_conn *c, ssh_frame_header *h, ss_error *err);
 
-/* True when bytes of the next frame are already buffered, so poll() on the
- * socket would not report them. */
+/* True when bytes of the next frame are already buffered (in the rfile, or
+ * decrypted inside TLS), so poll() on the socket would not report them. */
 bool ssh_conn_pending(const ssh_conn *c);
 
 /* The descriptor to poll for incoming frames. */

@@ -5,6 +5,11 @@
  * SIGTERM and SIGINT are blocked in every thread and taken by one thread
  * with sigwait(), which calls ss_server_shutdown(): no work in a signal
  * handler.  doc/ssh-demo.md describes the protocol.
+ *
+ * With --tls-cert/--tls-key every connection is TLS from its first byte
+ * (ss_server_set_tls: the library handshakes before process_request), so
+ * the session code is the same with or without it: its rfile and wfile run
+ * over the TLS transport.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +35,7 @@
 static const char usage[] =
     "usage: ssh-demo-server [--listen ADDR] [--mode threading|forking]\n"
     "                       [--token-file F] [--timeout SECONDS]\n"
+    "                       [--tls-cert FILE --tls-key FILE]\n"
     "\n"
     "Runs the commands ssh-demo clients send, each session with its own\n"
     "directory and environment.\n"
@@ -43,6 +49,11 @@ static const char usage[] =
     "                     (its first line); required to listen on an\n"
     "                     address that is not loopback\n"
     "  --timeout SECONDS  kill a command that runs longer (status 124)\n"
+    "  --tls-cert FILE    speak TLS on every connection, with this PEM\n"
+    "  --tls-key FILE     certificate chain (leaf first) and its key; clients\n"
+    "                     use ssh-demo --tls.  TLS hides the session but does\n"
+    "                     not replace the token: off loopback it is still\n"
+    "                     required\n"
     "  -h, --help         this text\n"
     "\n"
     "When ready it prints \"listening on ADDR\" with the address really bound.\n"
@@ -54,6 +65,7 @@ typedef struct options {
     bool forking;
     const char *token_file;
     double timeout;
+    const char *tls_cert, *tls_key;
 } options;
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -105,13 +117,15 @@ static int parse_options(int argc, char **argv, options *o)
             o->timeout = strtod(v, &end);
             if (*end || end == v || !(o->timeout > 0))
                 return usage_error("--timeout: '%s' is not a positive number", v);
+        } else if (IS("--tls-cert")) {
+            o->tls_cert = v;
         } else {
-            /* --tls-cert / --tls-key: reserved for TLS (ss_transport). */
-            return usage_error("%.*s: TLS is not available in this build",
-                               (int)nlen, a);
+            o->tls_key = v;
         }
 #undef IS
     }
+    if (!o->tls_cert != !o->tls_key)
+        return usage_error("--tls-cert and --tls-key go together");
     return -1;
 }
 
@@ -218,19 +232,33 @@ int main(int argc, char **argv)
         .configure = server_configure,
         .handle_error = server_handle_error,
     };
+    /* The files are checked (and the key matched to the certificate)
+     * before anything is bound: a typo is a usage error, not a server that
+     * fails every handshake. */
+    static ss_tls_context tls;
+    if (o.tls_cert) {
+        ss_tls_options to = {.server = true, .cert_file = o.tls_cert,
+                             .key_file = o.tls_key};
+        if (ss_tls_context_init(&tls, &to, &err) < 0)
+            return usage_error("%s", err.msg);
+    }
     ss_server srv;
     if (ss_server_init(&srv, &ssh_server_class, &addr, &ssh_session_class,
                        SS_BIND_AND_ACTIVATE, &err) < 0) {
         fprintf(stderr, "ssh-demo-server: %s\n", err.msg);
+        ss_tls_context_close(&tls);
         return EXIT_USAGE;
     }
     srv.data = &cfg;
+    if (o.tls_cert)
+        ss_server_set_tls(&srv, &tls); /* a TCP or unix stream server: 0 */
 
     st.server = &srv;
     pthread_t tid;
     if ((rc = pthread_create(&tid, NULL, signal_thread, &st)) != 0) {
         fprintf(stderr, "ssh-demo-server: pthread_create: %s\n", strerror(rc));
         ss_server_close(&srv);
+        ss_tls_context_close(&tls);
         return 1;
     }
 
@@ -250,6 +278,8 @@ int main(int argc, char **argv)
      * server: it must be out before ss_server_close() frees the state. */
     pthread_join(tid, NULL);
     ss_server_close(&srv);
+    /* After the server: no connection made from it is left. */
+    ss_tls_context_close(&tls);
     if (is_unix) {
         const struct sockaddr_un *un = (const struct sockaddr_un *)&addr.sa;
         unlink(un->sun_path);

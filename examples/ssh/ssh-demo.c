@@ -15,6 +15,15 @@
  * otherwise).  Incoming bytes are cut into frames by the header's length
  * alone.  SIGINT is read from a signalfd in that loop, never handled in a
  * signal handler.
+ *
+ * With --tls the connection is TLS (libsockserv's ss_tls_connect: the
+ * certificate chain and the host name are checked unless --insecure).  The
+ * handshake runs blocking, bounded in time, before the socket goes
+ * non-blocking; then the same loop runs over the TLS transport, with two
+ * differences poll() alone would get wrong: OpenSSL may hold decrypted bytes
+ * the socket no longer shows (ss_tls_conn_pending), and a read may have to
+ * write (or a write read) before it can go on, so the loop waits for what
+ * OpenSSL wants, not for what the caller meant to do.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +40,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include <sockserv/address.h>
+#include <sockserv/tls.h>
 
 #include "frame.h"
 #include "token.h"
@@ -47,11 +59,18 @@
 
 static const char usage[] =
     "usage: ssh-demo ADDR [-c COMMAND] [--token-file F]\n"
+    "                [--tls [--insecure] [--cacert FILE]]\n"
     "\n"
     "  ADDR             HOST:PORT, [IPV6]:PORT or unix:PATH\n"
     "  -c COMMAND       run COMMAND, with this program's stdin as its stdin\n"
     "  --token-file F   the token the server asks for (first line of F);\n"
     "                   default: $SSH_DEMO_TOKEN\n"
+    "  --tls            speak TLS (ssh-demo-server --tls-cert); the server's\n"
+    "                   certificate must chain to a trusted CA and name the\n"
+    "                   host in ADDR\n"
+    "  --cacert FILE    trust the CA certificates in FILE (PEM) instead of\n"
+    "                   the system's\n"
+    "  --insecure       do not verify the server's certificate at all\n"
     "\n"
     "Without -c: a prompt when stdin is a terminal, else one command per\n"
     "line of stdin.  cd, pwd, export NAME=VALUE and exit act on the session.\n"
@@ -60,6 +79,11 @@ static const char usage[] =
 
 typedef struct client {
     int fd;
+    ss_tls_conn *tls; /* NULL: plaintext */
+    /* What the last TLS read or write needs before it can go on: OpenSSL
+     * may have to send while reading (a key update) or the reverse. */
+    bool read_wants_write, write_wants_read;
+    bool ready; /* READY received */
     int sigfd;
     uint8_t out[OUT_CAP]; /* encoded frames not yet sent */
     size_t out_len;
@@ -121,17 +145,66 @@ static bool room_for(const client *c, size_t payload)
     return c->out_len + SSH_FRAME_HEADER + payload <= OUT_CAP;
 }
 
+/* One send or receive on the connection, plain or TLS: a count (0: EOF),
+ * -EAGAIN when it must wait, or another negative code (ss_strerror). */
+static ssize_t net_send(client *c, const void *p, size_t n)
+{
+    if (c->tls) {
+        ssize_t r = c->tls->base.send(&c->tls->base, p, n);
+        c->write_wants_read = r == -EAGAIN && SSL_want_read(c->tls->ssl);
+        return r;
+    }
+    for (;;) {
+        ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
+        if (r >= 0)
+            return r;
+        if (errno != EINTR)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
+}
+
+static ssize_t net_recv(client *c, void *p, size_t n)
+{
+    if (c->tls) {
+        ssize_t r = c->tls->base.recv(&c->tls->base, p, n);
+        c->read_wants_write = r == -EAGAIN && SSL_want_write(c->tls->ssl);
+        return r;
+    }
+    for (;;) {
+        ssize_t r = recv(c->fd, p, n, 0);
+        if (r >= 0)
+            return r;
+        if (errno != EINTR)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
+}
+
+/* The events to wait for on the socket: incoming frames always, room to
+ * send while frames are queued; under TLS, whatever OpenSSL last said it
+ * needs to finish a read or a write. */
+static short sock_events(const client *c)
+{
+    short ev = c->read_wants_write ? POLLOUT : POLLIN;
+    if (c->out_len)
+        ev |= c->write_wants_read ? POLLIN : POLLOUT;
+    return ev;
+}
+
+/* Bytes TLS has decrypted and the socket no longer shows. */
+static bool tls_pending(const client *c)
+{
+    return c->tls && ss_tls_conn_pending(c->tls) > 0;
+}
+
 /* Sends what the socket takes now.  0 or -1 (message printed). */
 static int flush_some(client *c)
 {
     while (c->out_len > 0) {
-        ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
+        ssize_t n = net_send(c, c->out, c->out_len);
+        if (n == -EAGAIN)
             return 0;
         if (n < 0) {
-            say("sending: %s", strerror(errno));
+            say("sending: %s", ss_strerror((int)n));
             return -1;
         }
         memmove(c->out, c->out + n, c->out_len - (size_t)n);
@@ -165,8 +238,10 @@ static int on_frame(client *c, const ssh_frame_header *h, const uint8_t *p,
         say("server: %.*s", (int)h->length, (const char *)p);
         return -1;
     case SSH_READY:
-        if (!c->running)
+        if (!c->running && !c->ready) {
+            c->ready = true;
             return DONE;
+        }
         /* fall through */
     default:
         say("protocol error: unexpected %s frame from the server",
@@ -179,18 +254,31 @@ static int on_frame(client *c, const ssh_frame_header *h, const uint8_t *p,
  * DONE or -1. */
 static int receive(client *c, int *status)
 {
-    ssize_t n = recv(c->fd, c->in + c->in_len, IN_CAP - c->in_len, 0);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    ssize_t n = net_recv(c, c->in + c->in_len, IN_CAP - c->in_len);
+    if (n == -EAGAIN)
         return GO_ON;
     if (n < 0) {
-        say("receiving: %s", strerror(errno));
+        say("receiving: %s", ss_strerror((int)n));
         return -1;
     }
     if (n == 0) {
-        say("connection closed by the server");
+        if (!c->ready && !c->tls)
+            /* A TLS server drops a plaintext client without a word. */
+            say("connection closed by the server before it was ready "
+                "(if it speaks TLS, use --tls)");
+        else
+            say("connection closed by the server");
         return -1;
     }
     c->in_len += (size_t)n;
+    /* A plaintext client at a TLS server gets a TLS alert (content type
+     * 21, version 3.x) where it expects READY: say what it is. */
+    if (!c->tls && !c->ready && c->in_len >= 2 && c->in[1] == 3 &&
+        (c->in[0] == 21 || c->in[0] == 22)) {
+        say("the server answered with TLS, not ssh-demo frames: it needs "
+            "--tls");
+        return -1;
+    }
     size_t at = 0;
     int rc = GO_ON;
     while (rc == GO_ON && c->in_len - at >= SSH_FRAME_HEADER) {
@@ -220,11 +308,13 @@ static int exchange(client *c, bool forward)
     bool stdin_open = forward;
     for (;;) {
         struct pollfd pf[3] = {
-            {c->fd, (short)(POLLIN | (c->out_len ? POLLOUT : 0)), 0},
+            {c->fd, sock_events(c), 0},
             {c->sigfd, POLLIN, 0},
             {stdin_open && room_for(c, SSH_FRAME_MAX) ? 0 : -1, POLLIN, 0},
         };
-        if (poll(pf, 3, -1) < 0) {
+        /* Decrypted bytes waiting: look, do not sleep. */
+        bool pending = tls_pending(c);
+        if (poll(pf, 3, pending ? 0 : -1) < 0) {
             if (errno == EINTR)
                 continue;
             say("poll: %s", strerror(errno));
@@ -253,7 +343,9 @@ static int exchange(client *c, bool forward)
         }
         if (c->out_len && flush_some(c) < 0)
             return -1;
-        if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+        /* Any event on the socket may let a read go on: data, EOF, an
+         * error, or (TLS) the room a read that must write was waiting for. */
+        if (pending || pf[0].revents) {
             int status = 0;
             int rc = receive(c, &status);
             if (rc < 0)
@@ -275,7 +367,7 @@ static int run(client *c, const char *cmd, bool forward_stdin)
     }
     /* Stdin frames the last command did not take may still be queued. */
     while (!room_for(c, len + SSH_FRAME_HEADER)) {
-        struct pollfd pf = {c->fd, POLLOUT, 0};
+        struct pollfd pf = {c->fd, c->write_wants_read ? POLLIN : POLLOUT, 0};
         if (poll(&pf, 1, -1) < 0 && errno != EINTR)
             return -1;
         if (flush_some(c) < 0)
@@ -353,7 +445,71 @@ static bool is_exit(const char *line)
            (line[4] == '\0' || line[4] == ' ' || line[4] == '\t');
 }
 
-static int connect_to(const char *text)
+/* The name the server's certificate must carry: ADDR's host ("::1" for
+ * "[::1]:8022"), "localhost" for a unix socket. */
+static void host_of(const char *text, const ss_addr *addr, char *buf,
+                    size_t cap)
+{
+    if (ss_addr_family(addr) == AF_UNIX) {
+        snprintf(buf, cap, "localhost");
+        return;
+    }
+    const char *colon = strrchr(text, ':');
+    size_t n = colon ? (size_t)(colon - text) : strlen(text);
+    if (n >= 2 && text[0] == '[' && text[n - 1] == ']') {
+        text++;
+        n -= 2;
+    }
+    snprintf(buf, cap, "%.*s", (int)n, text);
+}
+
+typedef struct tls_opts {
+    bool on, insecure;
+    const char *cacert;
+} tls_opts;
+
+/* Handshakes on the (still blocking) socket; the context and connection
+ * live as long as the program.  0 or -1 (message printed). */
+static int start_tls(client *c, const char *text, const ss_addr *addr,
+                     const tls_opts *t)
+{
+    static ss_tls_context ctx;
+    static ss_tls_conn conn; /* must not move while open: static */
+    ss_error err;
+    ss_error_clear(&err);
+    ss_tls_options o = {.ca_file = t->cacert, .insecure = t->insecure};
+    if (ss_tls_context_init(&ctx, &o, &err) < 0) {
+        say("--cacert: %s", err.msg);
+        return -1;
+    }
+    char host[256];
+    host_of(text, addr, host, sizeof host);
+    if (ss_tls_connect(&conn, &ctx, c->fd, host, NULL, &err) < 0) {
+        if (strstr(err.msg, "certificate verify failed"))
+            say("%s (trust its CA with --cacert FILE, or skip the check "
+                "with --insecure)", err.msg);
+        else
+            say("%s", err.msg);
+        ss_tls_context_close(&ctx);
+        return -1;
+    }
+    c->tls = &conn;
+    return 0;
+}
+
+/* Sends close_notify, so the server can tell a goodbye from a cut. */
+static void end_tls(client *c)
+{
+    if (c->tls) {
+        ss_tls_conn_shutdown(c->tls);
+        ss_tls_context *ctx = c->tls->ctx;
+        ss_tls_conn_close(c->tls);
+        ss_tls_context_close(ctx);
+        c->tls = NULL;
+    }
+}
+
+static int connect_to(client *c, const char *text, const tls_opts *t)
 {
     ss_addr addr;
     ss_error err;
@@ -375,31 +531,50 @@ static int connect_to(const char *text)
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
+    c->fd = fd;
+    if (t->on && start_tls(c, text, &addr, t) < 0) {
+        close(fd);
+        return -1;
+    }
+    /* From here the transport sees -EAGAIN: it reads the flag live. */
     fcntl(fd, F_SETFL, O_NONBLOCK);
-    return fd;
+    return 0;
+}
+
+/* The exit status, after a polite TLS goodbye. */
+static int finish(client *c, int status)
+{
+    end_tls(c);
+    return status;
 }
 
 int main(int argc, char **argv)
 {
     const char *addr = NULL, *command = NULL, *token_file = NULL;
+    tls_opts tls = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(usage, stdout);
             return 0;
         }
-        if (strcmp(a, "-c") == 0 || strcmp(a, "--token-file") == 0) {
+        if (strcmp(a, "-c") == 0 || strcmp(a, "--token-file") == 0 ||
+            strcmp(a, "--cacert") == 0) {
             if (i + 1 >= argc) {
                 say("%s needs a value", a);
                 return EXIT_USAGE;
             }
-            *(a[1] == 'c' ? &command : &token_file) = argv[++i];
+            *(a[1] == 'c'   ? &command
+              : a[2] == 'c' ? &tls.cacert
+                            : &token_file) = argv[++i];
         } else if (strncmp(a, "--token-file=", 13) == 0) {
             token_file = a + 13;
+        } else if (strncmp(a, "--cacert=", 9) == 0) {
+            tls.cacert = a + 9;
         } else if (strcmp(a, "--tls") == 0) {
-            /* Reserved: TLS will wrap this socket once it is available. */
-            say("--tls: TLS is not available in this build");
-            return EXIT_USAGE;
+            tls.on = true;
+        } else if (strcmp(a, "--insecure") == 0) {
+            tls.insecure = true;
         } else if (a[0] == '-' || addr) {
             say("unexpected argument '%s' (see ssh-demo --help)", a);
             return EXIT_USAGE;
@@ -409,6 +584,10 @@ int main(int argc, char **argv)
     }
     if (!addr) {
         fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    if ((tls.insecure || tls.cacert) && !tls.on) {
+        say("--insecure and --cacert need --tls");
         return EXIT_USAGE;
     }
 
@@ -445,18 +624,18 @@ int main(int argc, char **argv)
     }
     c.interactive = !command && isatty(0);
 
-    if ((c.fd = connect_to(addr)) < 0)
+    if (connect_to(&c, addr, &tls) < 0)
         return EXIT_FAILED;
     uint8_t hello[1 + SSH_TOKEN_MAX];
     hello[0] = SSH_PROTO_VERSION;
     memcpy(hello + 1, token, token_len);
     queue_frame(&c, SSH_HELLO, hello, 1 + token_len);
     if (exchange(&c, false) < 0) /* until READY */
-        return EXIT_FAILED;
+        return finish(&c, EXIT_FAILED);
 
     if (command) {
         int st = run(&c, command, true);
-        return st < 0 ? EXIT_FAILED : st;
+        return finish(&c, st < 0 ? EXIT_FAILED : st);
     }
     static line_reader lr;
     char prompt[SS_ADDRSTRLEN + 16];
@@ -466,21 +645,21 @@ int main(int argc, char **argv)
         char *line;
         int rc = next_line(&c, &lr, &line, c.interactive ? prompt : NULL);
         if (rc < 0)
-            return EXIT_FAILED;
+            return finish(&c, EXIT_FAILED);
         if (rc == 0) {
             if (c.interactive)
                 fputs("\n", stdout);
-            return last;
+            return finish(&c, last);
         }
         if (line[strspn(line, " \t\r")] == '\0')
             continue;
         int st = run(&c, line, c.interactive);
         if (st < 0)
-            return EXIT_FAILED;
+            return finish(&c, EXIT_FAILED);
         if (c.interactive && st == 128 + SIGINT)
             fputs("\n", stdout); /* after the ^C the terminal echoed */
         last = st;
         if (is_exit(line))
-            return last;
+            return finish(&c, last);
     }
 }
