@@ -65,7 +65,7 @@ SCENARIOS = [
 # serves as many connections at once as it has workers.
 ONE_AT_A_TIME = {"sync", "forking", "pool"}
 
-MAX_SECONDS = "5"
+MAX_SECONDS = "10"
 POOL_WORKERS = 64  # per loadgen run: a slow server is cut off, and marked
 
 
@@ -134,9 +134,34 @@ class Sampler(threading.Thread):
 
 class Server:
     def __init__(self, name, argv, kind, forks=False, udp_argv=None,
-                 tls_argv=None):
-        self.name, self.argv, self.kind = name, argv, kind
+                 tls_argv=None, mode=None):
+        self.name, self.argv, self.kind, self.mode = name, argv, kind, mode
         self.forks, self.udp_argv, self.tls_argv = forks, udp_argv, tls_argv
+
+
+def echo_servers(echo, tlsdir, prefix=""):
+    """The modes this echo-server has (from its --help), as servers."""
+    helptext = subprocess.run([echo, "--help"], capture_output=True,
+                              text=True).stdout
+    modes = ["sync", "threading", "forking"]
+    if re.search(r"\bpool\b", helptext):
+        modes.append("pool")
+    if re.search(r"\buv\b", helptext):
+        modes.append("uv")
+    tls = "--tls-cert" in helptext and tlsdir is not None
+    out = []
+    for m in modes:
+        argv = [echo, "--mode", m]
+        if m == "pool":
+            # Enough workers for the 50 connections of the busiest scenario:
+            # fewer would serve them in turns and measure the queue instead.
+            argv += ["--workers", str(POOL_WORKERS), "--queue", "128"]
+        out.append(Server(prefix + m, argv, "lib", forks=(m == "forking"), mode=m,
+                          udp_argv=["--proto", "udp"],
+                          tls_argv=["--tls-cert", os.path.join(tlsdir, "cert.pem"),
+                                    "--tls-key", os.path.join(tlsdir, "key.pem")]
+                          if tls and m != "uv" else None))  # uv: no TLS yet
+    return out, modes, tls
 
 
 def find_servers(build, tlsdir, echo=None):
@@ -149,27 +174,8 @@ def find_servers(build, tlsdir, echo=None):
         Server("c-epoll", [b("bench/ref_epoll")], "ref", udp_argv=["--udp"]),
     ]
     echo = echo or b("examples/echo/echo-server")
-    helptext = subprocess.run([echo, "--help"], capture_output=True,
-                              text=True).stdout
-    modes = ["sync", "threading", "forking"]
-    if re.search(r"\bpool\b", helptext):
-        modes.append("pool")
-    if re.search(r"\buv\b", helptext):
-        modes.append("uv")
-    tls = "--tls-cert" in helptext and tlsdir is not None
-    out = list(refs)
-    for m in modes:
-        argv = [echo, "--mode", m]
-        if m == "pool":
-            # Enough workers for the 50 connections of the busiest scenario:
-            # fewer would serve them in turns and measure the queue instead.
-            argv += ["--workers", str(POOL_WORKERS), "--queue", "128"]
-        s = Server(m, argv, "lib", forks=(m == "forking"),
-                   udp_argv=["--proto", "udp"],
-                   tls_argv=["--tls-cert", os.path.join(tlsdir, "cert.pem"),
-                             "--tls-key", os.path.join(tlsdir, "key.pem")]
-                   if tls and m != "uv" else None)  # uv: no TLS yet
-        out.append(s)
+    lib, modes, tls = echo_servers(echo, tlsdir)
+    out = refs + lib
     return out, modes, tls
 
 
@@ -421,6 +427,9 @@ def main():
     ap.add_argument("--json", help="write all results to this file")
     ap.add_argument("--echo", help="echo-server to measure (default: the "
                     "one in --build)")
+    ap.add_argument("--also", action="append", default=[],
+                    metavar="LABEL=PATH", help="measure another echo-server "
+                    "(a patched build) too, its modes named LABEL-MODE")
     a = ap.parse_args()
 
     import resource
@@ -429,6 +438,9 @@ def main():
 
     tlsdir = make_cert()
     servers, modes, tls = find_servers(a.build, tlsdir, a.echo)
+    for spec in a.also:
+        label, _, path = spec.partition("=")
+        servers += echo_servers(path, tlsdir, label + "-")[0]
     if a.servers:
         want = a.servers.split(",")
         servers = [s for s in servers if s.name in want]
@@ -442,29 +454,34 @@ def main():
     t_all = time.monotonic()
     for s in scen:
         name, title, args, unit, need = s
-        results[name] = {}
+        todo = []
         for srv in servers:
             if need == "tls" and not srv.tls_argv:
                 continue
-            if name == "idle" and srv.name in ONE_AT_A_TIME:
-                continue
             if need == "tls-pair" and (not tls or (srv.kind == "lib" and not srv.tls_argv)):
                 continue
-            runs = []
-            for rep in range(a.reps):
+            if name == "idle" and srv.mode in ONE_AT_A_TIME:
+                continue
+            todo.append(srv)
+        runs = {srv.name: [] for srv in todo}
+        # Repetitions go round the servers, so that a burst of load from
+        # elsewhere on the machine hits one run of several servers rather
+        # than all the runs of one.
+        for rep in range(a.reps):
+            for srv in todo:
                 t = time.monotonic()
                 try:
-                    runs.append(one_run(loadgen, srv, s))
+                    r = one_run(loadgen, srv, s)
                 except Exception as e:  # noqa: BLE001 - report and go on
                     print(f"  {name} {srv.name}: {e}", file=sys.stderr)
-                    runs.append(None)
-                r = runs[-1]
+                    r = None
+                runs[srv.name].append(r)
                 print(f"  {name:8} {srv.name:13} rep {rep + 1}: "
                       + (f"{r['ops_per_s']:10.0f}/s cpu {r['cpu_us_per_op']:.2f} µs"
                          f" hwm {r['hwm_mib']:.1f} MiB"
                          f"{' TRUNC' if r['truncated'] else ''}" if r else "failed")
                       + f" ({time.monotonic() - t:.1f} s)", file=sys.stderr)
-            results[name][srv.name] = best(runs)
+        results[name] = {k: best(v) for k, v in runs.items()}
 
     out = [f"Machine: {m.get('cpu')}, {m['cores']} cores, Linux {m['kernel']}, "
            f"Debian {m.get('debian', '?')}; load average at the end "
