@@ -6,8 +6,8 @@
 #include <string.h>
 
 const char ftpc_usage[] =
-    "usage: sockserv-ftp [OPTIONS] [ftp://][USER@]HOST[:PORT] [COMMAND [ARG...]]\n"
-    "       sockserv-ftp [OPTIONS] -c 'CMD; CMD...' [ftp://][USER@]HOST[:PORT]\n"
+    "usage: sockserv-ftp [OPTIONS] [ftp[s]://][USER@]HOST[:PORT] [COMMAND [ARG...]]\n"
+    "       sockserv-ftp [OPTIONS] -c 'CMD; CMD...' [ftp[s]://][USER@]HOST[:PORT]\n"
     "\n"
     "Without a command: an interactive shell (type 'help').\n"
     "Commands: ls [PATH], get [-c] REMOTE [LOCAL], put [-c] LOCAL [REMOTE],\n"
@@ -23,7 +23,13 @@ const char ftpc_usage[] =
     "  -q, --quiet        no progress bar and no summary line\n"
     "  -v, --verbose      show the FTP commands and replies\n"
     "  -c 'CMD; CMD'      run these commands, stop at the first failure\n"
-    "  --tls, --insecure, --cacert FILE   FTPS (not available yet)\n"
+    "  --tls              FTPS: AUTH TLS, then PBSZ 0 and PROT P (every\n"
+    "                     connection encrypted); the server's certificate\n"
+    "                     must chain to a trusted CA and name HOST\n"
+    "  --cacert FILE      trust the CA certificates in FILE (PEM) instead of\n"
+    "                     the system's\n"
+    "  --insecure         do not verify the server's certificate at all\n"
+    "  ftps://HOST        implicit FTPS: TLS from the first byte (port 990)\n"
     "  -h, --help, --version\n"
     "\n"
     "Password: from the URL, $SOCKSERV_FTP_PASSWORD, ~/.netrc, or a prompt.\n"
@@ -144,6 +150,12 @@ int ftpc_args_parse(ftpc_opts *o, int argc, char **argv, char *err, size_t cap)
     }
     if (ftpc_url_parse(&o->url, server, err, cap) < 0)
         return -1;
+    if (o->url.implicit_tls)
+        o->tls = true;
+    if ((o->insecure || o->cacert) && !o->tls) {
+        snprintf(err, cap, "--insecure and --cacert need --tls or an ftps:// URL");
+        return -1;
+    }
     if (i < argc) {
         if (o->script) {
             snprintf(err, cap, "give either -c or a command, not both");

@@ -20,9 +20,9 @@ typedef struct ftpc_opts {
     bool active;          /* --active: PORT/EPRT instead of EPSV/PASV */
     bool quiet;           /* --quiet: no progress bar, no summary */
     bool verbose;         /* -v: protocol trace on stderr */
-    bool tls;             /* --tls (not available yet, see main.c) */
-    bool insecure;        /* --insecure */
-    const char *cacert;   /* --cacert FILE */
+    bool tls;             /* --tls: AUTH TLS, PBSZ 0, PROT P (or ftps://) */
+    bool insecure;        /* --insecure: no certificate check */
+    const char *cacert;   /* --cacert FILE: trust these CAs (PEM) */
     const char *script;   /* -c 'CMD; CMD' */
     char **cmd;           /* COMMAND ARG... (points into argv), or NULL */
     int ncmd;
@@ -30,7 +30,8 @@ typedef struct ftpc_opts {
 } ftpc_opts;
 
 /* Fills *o from argv.  Returns 0, or -1 with a one-line reason in err (cap
- * bytes).  o->cmd points into argv, which must outlive o. */
+ * bytes).  o->cmd points into argv, which must outlive o.  An ftps:// URL
+ * sets o->tls (with url.implicit_tls). */
 int ftpc_args_parse(ftpc_opts *o, int argc, char **argv, char *err, size_t cap);
 
 /* The usage text (for --help and usage errors). */

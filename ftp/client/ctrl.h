@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include <sockserv/tls.h>
+
 #include "io.h"
 #include "reply.h"
 
@@ -19,6 +21,8 @@
 
 typedef struct ftpc_ctrl {
     ftpc_stream io;
+    ss_tls_conn tls_conn;        /* io's TLS connection once it has one: here,
+                                    where it never moves (tls.h) */
     double timeout_s;
     bool trace;                  /* protocol trace on stderr (-v) */
     char in[4096];               /* received, not yet split into lines */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "status.h"
+#include "tls.h"
 
 void ftpc_data_init(ftpc_data *d)
 {
@@ -149,10 +150,44 @@ int ftpc_data_open(ftpc_session *s, ftpc_data *d)
     return r;
 }
 
+/* Under PROT P: TLS on the data connection, the client's side of it even
+ * when the server connected (active mode), resuming the control
+ * connection's session.  0 or a negative status. */
+static int secure_data(ftpc_session *s, ftpc_data *d)
+{
+    ftpc_ctrl *c = &s->ctrl;
+    if (!s->prot_p)
+        return 0;
+    char why[FTPC_ERR_MAX - 200];
+    int rc = ftpc_tls_start(&d->io, &d->tls_conn, &s->tls_ctx,
+                            s->opts->url.host, &c->io, why, sizeof why);
+    if (rc == 0) {
+        if (c->trace)
+            fprintf(stderr, "--- data TLS %s%s\n",
+                    ss_tls_conn_version(&d->tls_conn),
+                    ss_tls_conn_session_reused(&d->tls_conn)
+                        ? ", control session resumed"
+                        : ", new session");
+        return 0;
+    }
+    /* The server answers the transfer command with why it gave up (522
+     * when it wanted the session resumed): read it, so the control
+     * connection stays in step, and show it. */
+    ftpc_stream_close(&d->io);
+    int code = ftpc_ctrl_read(c);
+    if (code < 0) {
+        snprintf(c->err, sizeof c->err, "data connection: %s", why);
+        return FTPC_ERR_NET;
+    }
+    snprintf(c->err, sizeof c->err, "data connection: %s; the server said: "
+             "%d %.200s", why, code, c->reply.last);
+    return rc == -ETIMEDOUT ? FTPC_ERR_NET : FTPC_ERR_REMOTE;
+}
+
 int ftpc_data_ready(ftpc_session *s, ftpc_data *d)
 {
     if (d->listen_fd < 0)
-        return 0;
+        return secure_data(s, d);
     ftpc_ctrl *c = &s->ctrl;
     int w = ftpc_wait_fd(d->listen_fd, POLLIN, c->timeout_s);
     if (w <= 0) {
@@ -180,5 +215,5 @@ int ftpc_data_ready(ftpc_session *s, ftpc_data *d)
     close(d->listen_fd);
     d->listen_fd = -1;
     ftpc_stream_attach(&d->io, fd);
-    return 0;
+    return secure_data(s, d);
 }

@@ -13,6 +13,8 @@
 
 typedef struct ftpc_data {
     ftpc_stream io;  /* the data connection once open */
+    ss_tls_conn tls_conn; /* io's TLS under PROT P; the ftpc_data must stay
+                             where it is while io is open */
     int listen_fd;   /* active mode, until accepted; else -1 */
 } ftpc_data;
 
@@ -24,7 +26,11 @@ void ftpc_data_init(ftpc_data *d);
 int ftpc_data_open(ftpc_session *s, ftpc_data *d);
 
 /* After the transfer command's 1xx reply: accepts the server's connection
- * in active mode (no-op when passive).  0 or FTPC_ERR_NET. */
+ * in active mode, then, under PROT P, handshakes TLS on it, resuming the
+ * control connection's session (servers require that: a stranger who
+ * raced us to the port cannot have it).  0, FTPC_ERR_NET, or
+ * FTPC_ERR_REMOTE when TLS failed (the server's reply to the transfer
+ * command, usually 522, is read and quoted). */
 int ftpc_data_ready(ftpc_session *s, ftpc_data *d);
 
 void ftpc_data_close(ftpc_data *d);

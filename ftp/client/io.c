@@ -59,6 +59,11 @@ const ftpc_stream_ops ftpc_plain_ops = {
     .close = plain_close,
 };
 
+static short wait_events(const ftpc_stream *s, short events)
+{
+    return s->ops->wait_events ? s->ops->wait_events(s, events) : events;
+}
+
 void ftpc_stream_init(ftpc_stream *s)
 {
     s->fd = -1;
@@ -96,7 +101,7 @@ ssize_t ftpc_stream_read(ftpc_stream *s, void *buf, size_t n, double timeout_s)
             continue;
         if (r != -EAGAIN && r != -EWOULDBLOCK)
             return r;
-        int w = ftpc_wait_fd(s->fd, POLLIN, timeout_s);
+        int w = ftpc_wait_fd(s->fd, wait_events(s, POLLIN), timeout_s);
         if (w == 0)
             return -ETIMEDOUT;
         if (w < 0)
@@ -121,7 +126,7 @@ int ftpc_stream_write_all(ftpc_stream *s, const void *buf, size_t n,
             continue;
         if (r != -EAGAIN && r != -EWOULDBLOCK)
             return r == 0 ? -EPIPE : (int)r;
-        int w = ftpc_wait_fd(s->fd, POLLOUT, timeout_s);
+        int w = ftpc_wait_fd(s->fd, wait_events(s, POLLOUT), timeout_s);
         if (w == 0)
             return -ETIMEDOUT;
         if (w < 0)

@@ -1,9 +1,11 @@
 /* ftp/client/io.h - byte streams with deadlines: the one place where the
  * client calls read/write/connect/poll on sockets.
  *
- * A stream is a non-blocking socket plus an ops table.  Plain TCP is the only
- * ops table today; FTPS (AUTH TLS, PROT P) will add a TLS one behind the same
- * three calls, so the control and data code need not change. */
+ * A stream is a non-blocking socket plus an ops table: plain TCP here, TLS
+ * in tls.c (FTPS: AUTH TLS and PROT P), behind the same calls, so the
+ * control and data code need not change.  Reads always try the stream
+ * before waiting on the socket, so bytes TLS has decrypted and the socket
+ * no longer shows are never slept on. */
 #ifndef FTPC_IO_H
 #define FTPC_IO_H
 
@@ -19,13 +21,20 @@ typedef struct ftpc_stream_ops {
      * (read), or -errno (-EAGAIN when it would block). */
     ssize_t (*read)(struct ftpc_stream *s, void *buf, size_t n);
     ssize_t (*write)(struct ftpc_stream *s, const void *buf, size_t n);
+    /* What to poll for after read or write said -EAGAIN: `events` (POLLIN
+     * after a read, POLLOUT after a write), unless the stream needs the
+     * other direction first (a TLS read that must write).  NULL: events. */
+    short (*wait_events)(const struct ftpc_stream *s, short events);
     void (*close)(struct ftpc_stream *s);
 } ftpc_stream_ops;
+
+struct ss_tls_conn;
 
 typedef struct ftpc_stream {
     int fd;                     /* -1 when closed */
     const ftpc_stream_ops *ops;
-    void *tls;                  /* reserved for the TLS ops */
+    struct ss_tls_conn *tls;    /* the TLS ops' connection (tls.c): borrowed
+                                   storage of the stream's owner */
 } ftpc_stream;
 
 extern const ftpc_stream_ops ftpc_plain_ops;

@@ -72,11 +72,6 @@ int main(int argc, char **argv)
         puts("sockserv-ftp " FTPC_VERSION);
         return FTPC_EXIT_OK;
     }
-    if (opts.tls || opts.insecure || opts.cacert) {
-        /* The stream layer (io.h) has the seam; the TLS ops come with FTPS. */
-        fprintf(stderr, "sockserv-ftp: --tls is not available in this version\n");
-        return FTPC_EXIT_USAGE;
-    }
     if (opts.cmd && ftpc_shell_check(opts.ncmd, opts.cmd) < 0)
         return FTPC_EXIT_USAGE;
     if (opts.script && check_script(opts.script) < 0)

@@ -10,6 +10,7 @@
 #include "lineedit.h"
 #include "netrc.h"
 #include "status.h"
+#include "tls.h"
 
 void ftpc_session_init(ftpc_session *s, const ftpc_opts *opts)
 {
@@ -156,11 +157,69 @@ static int login(ftpc_session *s)
     return ftpc_ctrl_fail(c, FTPC_ERR_LOGIN, "login refused");
 }
 
+/* The TLS handshake on the control connection.  0, FTPC_ERR_CONNECT or
+ * FTPC_ERR_USAGE (the context could not be made: a bad --cacert); the
+ * connection is closed on failure. */
+static int secure_control(ftpc_session *s)
+{
+    ftpc_ctrl *c = &s->ctrl;
+    const ftpc_opts *o = s->opts;
+    if (!s->tls_ctx_ready) {
+        char why[FTPC_ERR_MAX - 16];
+        if (ftpc_tls_context_init(&s->tls_ctx, o->cacert, o->insecure,
+                                  o->timeout_s, why, sizeof why) < 0) {
+            snprintf(c->err, sizeof c->err, "--cacert: %s", why);
+            ftpc_ctrl_close(c);
+            return FTPC_ERR_USAGE;
+        }
+        s->tls_ctx_ready = true;
+    }
+    /* Nothing may come between 234 and the handshake; whatever did is not
+     * the server's (RFC 4217 section 4). */
+    c->in_len = 0;
+    if (ftpc_tls_start(&c->io, &c->tls_conn, &s->tls_ctx, o->url.host, NULL,
+                       c->err, sizeof c->err) < 0) {
+        ftpc_ctrl_close(c);
+        return FTPC_ERR_CONNECT;
+    }
+    if (c->trace)
+        fprintf(stderr, "--- TLS %s %s%s\n", ss_tls_conn_version(&c->tls_conn),
+                ss_tls_conn_cipher(&c->tls_conn),
+                o->insecure ? " (certificate not checked: --insecure)" : "");
+    return 0;
+}
+
+/* PBSZ 0 and PROT P after login: from here every data connection is TLS
+ * too.  0 or a negative status. */
+static int protect_data(ftpc_session *s)
+{
+    ftpc_ctrl *c = &s->ctrl;
+    int code = ftpc_ctrl_cmd(c, "PBSZ 0");
+    if (code < 0)
+        return code;
+    if (code / 100 != 2)
+        return ftpc_ctrl_fail(c, FTPC_ERR_CONNECT, "PBSZ 0 refused");
+    code = ftpc_ctrl_cmd(c, "PROT P");
+    if (code < 0)
+        return code;
+    if (code / 100 != 2)
+        /* Files in clear after --tls asked otherwise: no. */
+        return ftpc_ctrl_fail(c, FTPC_ERR_CONNECT,
+                              "PROT P refused (data connections would not "
+                              "be encrypted)");
+    s->prot_p = true;
+    return 0;
+}
+
 int ftpc_session_open(ftpc_session *s)
 {
     ftpc_ctrl *c = &s->ctrl;
-    int r = ftpc_ctrl_connect(c, s->opts->url.host, s->opts->url.port);
+    const ftpc_opts *o = s->opts;
+    s->prot_p = false;
+    int r = ftpc_ctrl_connect(c, o->url.host, o->url.port);
     if (r < 0)
+        return r;
+    if (o->url.implicit_tls && (r = secure_control(s)) < 0)
         return r;
     int code;
     do /* 120: "service ready in nnn minutes", then the real greeting */
@@ -175,8 +234,27 @@ int ftpc_session_open(ftpc_session *s)
         ftpc_ctrl_close(c);
         return FTPC_ERR_CONNECT;
     }
+    if (o->tls && !o->url.implicit_tls) {
+        code = ftpc_ctrl_cmd(c, "AUTH TLS");
+        if (code < 0) {
+            ftpc_ctrl_close(c);
+            return FTPC_ERR_CONNECT;
+        }
+        if (code != 234) {
+            ftpc_ctrl_fail(c, FTPC_ERR_CONNECT,
+                           "the server does not offer TLS (AUTH TLS)");
+            ftpc_ctrl_close(c);
+            return FTPC_ERR_CONNECT;
+        }
+        if ((r = secure_control(s)) < 0)
+            return r;
+    }
     r = login(s);
     if (r < 0) {
+        ftpc_ctrl_close(c);
+        return r;
+    }
+    if (o->tls && (r = protect_data(s)) < 0) {
         ftpc_ctrl_close(c);
         return r;
     }
@@ -214,6 +292,10 @@ void ftpc_session_close(ftpc_session *s)
         ftpc_ctrl_cmd(&s->ctrl, "QUIT");
     }
     ftpc_ctrl_close(&s->ctrl);
+    /* After every connection made from it. */
+    if (s->tls_ctx_ready)
+        ss_tls_context_close(&s->tls_ctx);
+    s->tls_ctx_ready = false;
     explicit_bzero(s->pass, sizeof s->pass);
     s->have_pass = false;
 }

@@ -1,4 +1,5 @@
 /* ftp/client/session.h - one logged-in FTP session: connect, greeting,
+ * (FTPS: AUTH TLS or implicit TLS, then PBSZ 0 and PROT P after login),
  * login, FEAT, TYPE I, and the same again after a lost connection.
  *
  * Caller-allocated; _init borrows opts (which must outlive the session);
@@ -28,13 +29,23 @@ typedef struct ftpc_session {
     bool no_rang;        /* RANG refused: range checks use X* or nothing */
     bool no_epsv;        /* EPSV failed once: go straight to PASV */
     bool no_eprt;        /* EPRT failed once: go straight to PORT */
+    /* FTPS (--tls, ftps://): one client context for the control and the
+     * data connections, made on the first open, freed by _close. */
+    ss_tls_context tls_ctx;
+    bool tls_ctx_ready;
+    bool prot_p;         /* PROT P accepted: data connections are TLS */
 } ftpc_session;
 
 void ftpc_session_init(ftpc_session *s, const ftpc_opts *opts);
 
 /* Connects, reads the greeting, logs in (USER/PASS), reads FEAT and sets
- * TYPE I; after a reconnect it also returns to s->cwd.  Returns 0,
- * FTPC_ERR_CONNECT, FTPC_ERR_LOGIN or FTPC_ERR_NET, with s->ctrl.err set. */
+ * TYPE I; after a reconnect it also returns to s->cwd.  With opts->tls it
+ * first secures the control connection (AUTH TLS, or TLS from the first
+ * byte for ftps://) and after login sends PBSZ 0 and PROT P; it never
+ * falls back to plaintext: a server without TLS, a certificate that fails
+ * the check, or a refused PROT P is FTPC_ERR_CONNECT.  Returns 0,
+ * FTPC_ERR_CONNECT, FTPC_ERR_LOGIN, FTPC_ERR_NET, or FTPC_ERR_USAGE (an
+ * unreadable --cacert), with s->ctrl.err set. */
 int ftpc_session_open(ftpc_session *s);
 
 /* Closes and opens again (for retries).  Same returns as _open. */

@@ -49,8 +49,13 @@ int ftpc_url_parse(ftpc_url *u, const char *text, char *err, size_t cap)
     const char *p = text;
     const char *sep = strstr(p, "://");
     if (sep) {
-        if ((size_t)(sep - p) != 3 || strncasecmp(p, "ftp", 3) != 0) {
-            snprintf(err, cap, "%s: only ftp:// URLs are supported", text);
+        size_t n = (size_t)(sep - p);
+        if (n == 4 && strncasecmp(p, "ftps", 4) == 0) {
+            u->implicit_tls = true;
+            snprintf(u->port, sizeof u->port, "990");
+        } else if (n != 3 || strncasecmp(p, "ftp", 3) != 0) {
+            snprintf(err, cap, "%s: only ftp:// and ftps:// URLs are supported",
+                     text);
             return -1;
         }
         p = sep + 3;

@@ -1,8 +1,11 @@
-/* ftp/client/url.h - the server argument: [ftp://][USER[:PASS]@]HOST[:PORT][/PATH].
+/* ftp/client/url.h - the server argument:
+ * [ftp://|ftps://][USER[:PASS]@]HOST[:PORT][/PATH].
  *
  * HOST may be a name, an IPv4 address or an IPv6 address in brackets
  * ("[::1]:2121").  USER, PASS and PATH are percent-decoded, so a user name
- * with an '@' is written "a%40b".  The port defaults to 21. */
+ * with an '@' is written "a%40b".  The port defaults to 21.  ftps:// means
+ * implicit FTPS, as it does to curl and lftp: TLS from the first byte, port
+ * 990 by default (explicit FTPS, AUTH TLS on an ordinary port, is --tls). */
 #ifndef FTPC_URL_H
 #define FTPC_URL_H
 
@@ -17,6 +20,7 @@ typedef struct ftpc_url {
     char host[256]; /* without the brackets of an IPv6 literal */
     char port[8];   /* decimal, "21" when not given */
     char path[1024];/* "" when not given; otherwise without the leading '/' */
+    bool implicit_tls; /* ftps:// */
 } ftpc_url;
 
 /* Parses text into *u.  Returns 0, or -1 with a one-line reason in err (cap
