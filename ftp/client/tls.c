@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
@@ -55,13 +56,49 @@ static short tls_wait_events(const ftpc_stream *s, short events)
     return events;
 }
 
+/* Bounds on the wait for the server's side of the close.  Only bytes
+ * still unread in our socket when it closes cause a reset, and the ones
+ * that matter (tickets) come right after the handshake; what the server
+ * sends later (its close_notify) comes only once it has read everything
+ * we sent.  So a short wait is enough, a dead server costs little, and
+ * closing an aborted download does not wait for the rest of the file. */
+#define CLOSE_WAIT_S 2.0
+#define CLOSE_DRAIN_MAX (256 * 1024)
+
+/* After our close_notify and FIN: reads (and drops) what the server still
+ * sends until it closes too.  A server may have sent TLS 1.3 tickets on a
+ * data connection that an upload never reads; closing a socket with
+ * unread bytes sends a reset, and the reset makes the server's kernel
+ * throw away upload data its program has not read yet: the file would
+ * arrive cut short (pyftpdlib does exactly this). */
+static void drain_until_closed(int fd)
+{
+    char junk[16384];
+    size_t total = 0;
+    double deadline = ftpc_now() + CLOSE_WAIT_S;
+    while (total < CLOSE_DRAIN_MAX) {
+        double left = deadline - ftpc_now();
+        if (left <= 0 || ftpc_wait_fd(fd, POLLIN, left) <= 0)
+            return;
+        ssize_t n = recv(fd, junk, sizeof junk, 0);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0)
+            return;
+        total += (size_t)n;
+    }
+}
+
 static void tls_close(ftpc_stream *s)
 {
     /* close_notify: an upload's end must be told from a cut (the server
      * may count a missing one as a truncated file).  Bounded wait. */
-    ss_tls_conn_shutdown(s->tls);
+    bool sent = !s->tls->failed && ss_tls_conn_shutdown(s->tls) == 0 &&
+                !ss_tls_conn_closed_cleanly(s->tls);
     ss_tls_conn_close(s->tls);
     s->tls = NULL;
+    if (sent && shutdown(s->fd, SHUT_WR) == 0)
+        drain_until_closed(s->fd);
     close(s->fd);
 }
 

@@ -3,6 +3,7 @@
 
 Usage: ftpserver.py ROOT [--host H] [--user U --password P] [--plain]
                          [--bad-hash] [--throttle BYTES_PER_S]
+                         [--tls CERT KEY]
 
 Prints "listening on HOST:PORT" (port 0 is bound, the real port printed)
 when ready, then serves until killed.  One user (default alice/secret) with
@@ -14,7 +15,9 @@ inclusive, "RANG 1 0" resets, HASH uses the range up) and XSHA256 / XSHA1 /
 XMD5 with an optional "START END" range (end exclusive, as ProFTPD's
 mod_digest), all listed in FEAT.  --plain serves stock pyftpdlib (no
 checksums at all).  --bad-hash makes whole-file checksums lie, to test how
-the client reports a mismatch.
+the client reports a mismatch.  --tls serves FTPS with pyftpdlib's
+TLS_FTPHandler (pyOpenSSL): AUTH TLS, PBSZ, PROT, TLS required on control
+and data connections; it does not require session reuse.
 """
 import argparse
 import hashlib
@@ -158,12 +161,24 @@ def main():
     ap.add_argument("--plain", action="store_true")
     ap.add_argument("--bad-hash", action="store_true")
     ap.add_argument("--throttle", type=int, default=0)
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     a = ap.parse_args()
 
     auth = DummyAuthorizer()
     auth.add_user(a.user, a.password, a.root, perm="elradfmwMT")
     handler = FTPHandler if a.plain else HashHandler
-    handler = type("TestHandler", (handler,), {})
+    if a.tls:
+        from pyftpdlib.handlers import TLS_FTPHandler
+        # TLS first in the MRO; both command tables merged.
+        cmds = dict(handler.proto_cmds)
+        cmds.update(TLS_FTPHandler.proto_cmds)
+        handler = type("TestHandler", (TLS_FTPHandler, handler),
+                       {"proto_cmds": cmds})
+        handler.certfile, handler.keyfile = a.tls
+        handler.tls_control_required = True
+        handler.tls_data_required = True
+    else:
+        handler = type("TestHandler", (handler,), {})
     handler.authorizer = auth
     handler.banner = "test server ready"
     handler.auth_failed_timeout = 0.01

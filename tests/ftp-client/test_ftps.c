@@ -371,3 +371,98 @@ Test(ftps, a_server_without_tls_is_refused_not_used_in_clear)
     cr_assert(strstr(r->err, "does not offer TLS"), "%s", r->err);
     free(r);
 }
+
+/* --- against pyftpdlib's FTPS (TLS_FTPHandler), a server nobody here wrote -- */
+
+static ftpt_server py;
+static char pyroot[600];
+
+static void setup_py(void)
+{
+    ts_mkdtemp("ftpc-ftps-py", dir, sizeof dir);
+    cr_assert(dir[0]);
+    snprintf(local, sizeof local, "%s/local", dir);
+    snprintf(pyroot, sizeof pyroot, "%s/root", dir);
+    cr_assert_eq(mkdir(local, 0755), 0);
+    cr_assert_eq(mkdir(pyroot, 0755), 0);
+    make_pki();
+    char cert[700], key[700];
+    snprintf(cert, sizeof cert, "%s/server.pem", pki);
+    snprintf(key, sizeof key, "%s/server.key", pki);
+    const char *opts[] = {"--tls", cert, key, NULL};
+    ftpt_server_start(&py, pyroot, opts);
+}
+
+static void teardown_py(void)
+{
+    ftpt_stop(&py);
+    if (dir[0])
+        ts_rmtree(dir);
+    dir[0] = '\0';
+}
+
+TestSuite(ftps_py, .init = setup_py, .fini = teardown_py, .timeout = 300);
+
+Test(ftps_py, put_and_get_a_few_megabytes_byte_exact)
+{
+    /* pyftpdlib sends TLS 1.3 tickets on data connections too: an upload
+     * that closed its socket with them unread would reset the connection
+     * and the server would lose the tail of the file. */
+    const char *src = ftpt_path(local, "p.bin");
+    ftpt_make_file(src, 3u << 20, 31);
+    ftpt_run *r = ftpt_client(NULL, "--tls", "--cacert", ca, py.url, "put",
+                              src, "p.bin", NULL);
+    cr_assert_eq(r->code, 0, "put exit %d: %s", r->code, r->err);
+    cr_assert(strstr(r->err, "verified sha256"), "%s", r->err);
+    cr_assert(ftpt_same_file(src, ftpt_path(pyroot, "p.bin")));
+    free(r);
+    const char *small = ftpt_path(local, "s.txt");
+    ftpt_make_file(small, 10, 32);
+    r = ftpt_client(NULL, "--tls", "--cacert", ca, py.url, "put", small,
+                    "s.txt", NULL);
+    cr_assert_eq(r->code, 0, "put exit %d: %s", r->code, r->err);
+    cr_assert(ftpt_same_file(small, ftpt_path(pyroot, "s.txt")));
+    free(r);
+    r = ftpt_client(NULL, "--tls", "--cacert", ca, py.url, "get", "p.bin",
+                    ftpt_path(local, "p.back"), NULL);
+    cr_assert_eq(r->code, 0, "get exit %d: %s", r->code, r->err);
+    cr_assert(ftpt_same_file(src, ftpt_path(local, "p.back")));
+    free(r);
+    r = ftpt_client(NULL, "--tls", "--cacert", ca, py.url, "ls", NULL);
+    cr_assert_eq(r->code, 0, "ls exit %d: %s", r->code, r->err);
+    cr_assert(strstr(r->out, "p.bin") && strstr(r->out, "s.txt"), "%s",
+              r->out);
+    free(r);
+}
+
+Test(ftps_py, get_resumes_a_partial_copy_over_tls)
+{
+    const char *remote = ftpt_path(pyroot, "r.bin");
+    ftpt_make_file(remote, 2u << 20, 33);
+    char dst[700], part[720];
+    snprintf(dst, sizeof dst, "%s/r.bin", local);
+    snprintf(part, sizeof part, "%s.part", dst);
+    /* The first 700000 bytes, as an interrupted download leaves them. */
+    char script[2048];
+    snprintf(script, sizeof script, "head -c 700000 '%s' > '%s'", remote, part);
+    sh(script);
+    ftpt_run *r = ftpt_client(NULL, "--tls", "--cacert", ca, py.url, "get",
+                              "r.bin", dst, NULL);
+    cr_assert_eq(r->code, 0, "exit %d: %s", r->code, r->err);
+    cr_assert(strstr(r->err, "resuming at byte 700000"), "%s", r->err);
+    cr_assert(strstr(r->err, "verified sha256"), "%s", r->err);
+    cr_assert(ftpt_same_file(remote, dst));
+    free(r);
+}
+
+Test(ftps_py, untrusted_certificate_is_refused_and_plain_login_is_refused)
+{
+    ftpt_run *r = ftpt_client(NULL, "--tls", py.url, "ls", NULL);
+    cr_assert_eq(r->code, 4, "exit %d: %s", r->code, r->err);
+    cr_assert(strstr(r->err, "certificate verify failed"), "%s", r->err);
+    free(r);
+    /* The server requires TLS: a plaintext login is refused (exit 3). */
+    r = ftpt_client(NULL, py.url, "ls", NULL);
+    cr_assert_eq(r->code, 3, "exit %d: %s", r->code, r->err);
+    free(r);
+}
