@@ -63,6 +63,25 @@ Test(url, bad_forms_are_refused_with_a_reason)
     }
 }
 
+Test(url, ftps_means_implicit_tls_on_port_990)
+{
+    ftpc_url u;
+    char err[256] = "";
+    cr_assert_eq(ftpc_url_parse(&u, "FTPS://bob@host", err, sizeof err), 0, "%s", err);
+    cr_assert(u.implicit_tls);
+    cr_assert_str_eq(u.port, "990");
+    cr_assert_eq(ftpc_url_parse(&u, "ftps://[::1]:2990/d", err, sizeof err), 0, "%s",
+                 err);
+    cr_assert(u.implicit_tls);
+    cr_assert_str_eq(u.port, "2990");
+    cr_assert_str_eq(u.host, "::1");
+    cr_assert_eq(ftpc_url_parse(&u, "ftp://host", err, sizeof err), 0, "%s", err);
+    cr_assert_not(u.implicit_tls);
+    cr_assert_str_eq(u.port, "21");
+    cr_assert_eq(ftpc_url_parse(&u, "sftp://host", err, sizeof err), -1);
+    cr_assert_eq(ftpc_url_parse(&u, "ftpes://host", err, sizeof err), -1);
+}
+
 static int feed_all(ftpc_reply *r, const char *const *lines)
 {
     ftpc_reply_init(r);
@@ -251,4 +270,23 @@ Test(digest, known_answers)
     cr_assert_eq(ftpc_algo_best(FTPC_ALGO_MD5 | FTPC_ALGO_SHA1), FTPC_ALGO_SHA1);
     cr_assert_eq(ftpc_algo_from_iana("sha-256"), FTPC_ALGO_SHA256);
     cr_assert_eq(ftpc_algo_from_iana("CRC32"), FTPC_ALGO_NONE);
+}
+
+Test(args, tls_options)
+{
+    ftpc_opts o;
+    char err[256];
+    char *tls[] = {"sockserv-ftp", "--tls", "--cacert", "ca.pem", "h", "ls", NULL};
+    cr_assert_eq(ftpc_args_parse(&o, 6, tls, err, sizeof err), 0, "%s", err);
+    cr_assert(o.tls);
+    cr_assert_str_eq(o.cacert, "ca.pem");
+    cr_assert_not(o.url.implicit_tls);
+    char *implicit[] = {"sockserv-ftp", "--insecure", "ftps://h", NULL};
+    cr_assert_eq(ftpc_args_parse(&o, 3, implicit, err, sizeof err), 0, "%s", err);
+    cr_assert(o.tls && o.insecure && o.url.implicit_tls);
+    char *alone[] = {"sockserv-ftp", "--insecure", "h", NULL};
+    cr_assert_eq(ftpc_args_parse(&o, 3, alone, err, sizeof err), -1);
+    cr_assert(strstr(err, "--tls"), "%s", err);
+    char *cacert[] = {"sockserv-ftp", "--cacert", "ca.pem", "ftp://h", NULL};
+    cr_assert_eq(ftpc_args_parse(&o, 4, cacert, err, sizeof err), -1);
 }
