@@ -93,7 +93,7 @@ static void tls_close(ftpc_stream *s)
 {
     /* close_notify: an upload's end must be told from a cut (the server
      * may count a missing one as a truncated file).  Bounded wait. */
-    bool sent = !s->tls->failed && ss_tls_conn_shutdown(s->tls) == 0 &&
+    bool sent = ss_tls_conn_shutdown(s->tls) == 0 &&
                 !ss_tls_conn_closed_cleanly(s->tls);
     ss_tls_conn_close(s->tls);
     s->tls = NULL;
