@@ -8,9 +8,11 @@
  *  - an active target must be the control connection's host and a port
  *    >= 1024 (no FTP bounce).
  *
- * The data connection's bytes move through an ss_transport (io), so a
- * later TLS layer can replace the plain one; sendfile() is used only when
- * the transport is the plain one (plain_io).
+ * The data connection's bytes move through an ss_transport (io): the
+ * library's plain one, or TLS under PROT P (ftps.c); sendfile() is used
+ * only when the transport is the plain one (plain_io).  A passive listener
+ * holds a place in the shared count of pending listeners until it is
+ * used, reset or expired.
  *
  * One session owns its ftpd_datachan; not thread-safe.  Errors are -errno.
  */

@@ -7,8 +7,10 @@
  * command table (commands.h).  Between commands it polls the control
  * connection together with the server's stop pipe, so an idle session ends
  * with 421 on shutdown or after idle_timeout.  The control connection's
- * bytes go through the handler's ss_transport (sh->io), the seam where
- * FTPS will swap in TLS.
+ * bytes go through the handler's ss_transport (sh->io: plain, or TLS after
+ * AUTH TLS or on an implicit listener), behind guard_io, which bounds every
+ * wait (the socket is non-blocking): line_timeout while a line is read,
+ * idle_timeout otherwise.
  *
  * SO_OOBINLINE is set on the control connection: an ABOR sent as TCP urgent
  * data (Python's ftplib.abort() sends the whole "ABOR\r\n" with MSG_OOB) then
