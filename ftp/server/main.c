@@ -529,8 +529,17 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, c, &sub);
     if (rc >= 0)
         return rc;
-    if (sub)
+    if (sub) {
+        /* `user add` on a new machine: the data dir (where the users file
+         * and its lock live) may not exist yet, as on the first run. */
+        if (sub + 1 < argc && strcmp(argv[sub + 1], "add") == 0 &&
+            mkdirs(c->data_dir, 0750) < 0) {
+            fprintf(stderr, PROG ": data_dir %s: %s\n", c->data_dir,
+                    strerror(errno));
+            return 1;
+        }
         return ftpd_usercli_main_file(argc - sub, argv + sub, c->users_file);
+    }
 
     signal(SIGPIPE, SIG_IGN); /* a data peer that leaves is an EPIPE */
     char err[1024];

@@ -564,3 +564,26 @@ Test(protocol, sigterm_lets_a_running_transfer_finish_forking)
 {
     sigterm_mid_transfer("concurrency=forking");
 }
+
+/* `user add` on a machine where the data dir does not exist yet creates
+ * it, as the first run of the server does, instead of failing on the lock
+ * file. */
+Test(program, user_add_creates_a_missing_data_dir, .timeout = 60)
+{
+    char tmp[256], dd[512], home[512], users[600];
+    ts_mkdtemp("ftpd-useradd", tmp, sizeof tmp);
+    cr_assert(tmp[0]);
+    snprintf(dd, sizeof dd, "%s/new/var/ftp", tmp);
+    snprintf(home, sizeof home, "%s/home-bob", tmp);
+    char *argv[] = {(char *)ftx_binary(), "--data-dir", dd, "user", "add",
+                    "bob", "--home", home, "--quota", "1M", NULL};
+    char out[4096], err[4096];
+    setenv("SOCKSERV_FTPD_TEST_FAST_KDF", "1", 1);
+    int st = ts_run(argv, "pw-for-bob\n", 11, out, sizeof out, err,
+                    sizeof err, 30);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s", st, err);
+    snprintf(users, sizeof users, "%s/users", dd);
+    struct stat sb;
+    cr_assert_eq(stat(users, &sb), 0, "no users file at %s", users);
+    ts_rmtree(tmp);
+}
