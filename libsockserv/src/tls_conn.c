@@ -586,6 +586,52 @@ int ss_tls_conn_shutdown(ss_tls_conn *c)
     return rc;
 }
 
+/* The peer's side of the close: what ss_tls_conn_finish() waits for.  Raw
+ * recv, not SSL_read: after our close_notify nothing the peer sends
+ * matters, and decrypting it could only fail in new ways (a key update
+ * OpenSSL would answer into a socket shut for writing). */
+static int drain_until_eof(int fd, double deadline, size_t max_bytes)
+{
+    char junk[16384];
+    size_t total = 0;
+    for (;;) {
+        ssize_t n = recv(fd, junk, sizeof junk, MSG_DONTWAIT);
+        if (n == 0)
+            return 0;
+        if (n > 0) {
+            total += (size_t)n;
+            if (total > max_bytes)
+                return -EMSGSIZE;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        double left = deadline - ss__tls_now();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        if (poll(&pf, 1, (int)ceil(left * 1000.0)) < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+int ss_tls_conn_finish(ss_tls_conn *c, double timeout_s, size_t max_bytes)
+{
+    if (!c || !c->ssl)
+        return -EBADF;
+    if (c->failed)
+        return SS_ETLS;
+    double deadline = ss__tls_now() + (timeout_s > 0 ? timeout_s : 0);
+    int rc = ss_tls_conn_shutdown(c);
+    if (rc < 0)
+        return rc;
+    if (shutdown(c->base.fd, SHUT_WR) < 0)
+        return -errno;
+    return drain_until_eof(c->base.fd, deadline, max_bytes);
+}
+
 /* --- STARTTLS ------------------------------------------------------------ */
 
 int ss_stream_handler_start_tls(ss_stream_handler *self, ss_tls_context *ctx,
@@ -653,6 +699,22 @@ size_t ss_tls_conn_pending(const ss_tls_conn *c)
 bool ss_tls_conn_session_reused(const ss_tls_conn *c)
 {
     return c && c->ssl && SSL_session_reused(c->ssl);
+}
+
+short ss_tls_conn_wants(const ss_tls_conn *c)
+{
+    if (!c || !c->ssl)
+        return 0;
+    if (SSL_want_write(c->ssl))
+        return POLLOUT;
+    if (SSL_want_read(c->ssl))
+        return POLLIN;
+    return 0;
+}
+
+bool ss_tls_conn_failed(const ss_tls_conn *c)
+{
+    return c && c->failed;
 }
 
 bool ss_tls_conn_closed_cleanly(const ss_tls_conn *c)

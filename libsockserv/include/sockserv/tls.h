@@ -253,6 +253,34 @@ ss_tls_context *ss_server_get_tls(const ss_server *s);
  * or a negative code; the connection stays allocated. */
 int ss_tls_conn_shutdown(ss_tls_conn *c);
 
+/* Ends a connection that has sent data the peer may still be reading (an
+ * upload, the last request of a client): sends close_notify (as
+ * ss_tls_conn_shutdown()), shuts down the write side of the socket
+ * (SHUT_WR: a FIN behind the last byte), then reads and discards whatever
+ * still arrives until the peer closes its side, for at most timeout_s
+ * seconds and max_bytes bytes.  Then ss_tls_conn_close() and close(fd) as
+ * usual; no further recv/send on c.
+ *
+ * Why not shutdown + close: closing a TCP socket that still has unread
+ * bytes in its receive buffer makes the kernel send a reset instead of a
+ * FIN (RFC 1122 4.2.2.13), and a reset makes the peer's kernel throw away
+ * what it has received but its program has not read yet - the tail of the
+ * upload is lost and the peer sees ECONNRESET instead of EOF.  Such unread
+ * bytes are common: a TLS 1.3 server sends its session tickets right after
+ * the handshake, and a client that only writes never reads them.  The FIN
+ * comes after all our data, so the peer's close means it has read all of
+ * it; draining meanwhile keeps our receive buffer empty.
+ *
+ * After a fatal error (ss_tls_conn_failed()) it sends nothing and returns
+ * SS_ETLS at once (what was sent may not have arrived).  The wait for
+ * close_notify to go out is ss_tls_conn_shutdown()'s (at most 1 s), the
+ * rest is bounded by timeout_s from the call; fd's blocking mode is kept.
+ * Returns 0 when the peer closed in time, -ETIMEDOUT, -EMSGSIZE when it
+ * sent more than max_bytes before closing, SS_ETLS, -EBADF for a zeroed or
+ * closed c, or -errno (a reset: -ECONNRESET).  Borrowed c and fd; one thread at a time, like every call
+ * on a connection. */
+int ss_tls_conn_finish(ss_tls_conn *c, double timeout_s, size_t max_bytes);
+
 /* Frees the TLS state without sending anything; fd is not closed.  The
  * session stays resumable unless the connection failed (OpenSSL would drop
  * it, and with it the session of the control connection a data channel
@@ -272,6 +300,26 @@ size_t ss_tls_conn_pending(const ss_tls_conn *c);
 
 /* True when the handshake resumed an earlier session. */
 bool ss_tls_conn_session_reused(const ss_tls_conn *c);
+
+/* After recv or send returned -EAGAIN on a non-blocking socket: the poll
+ * events (POLLIN, POLLOUT, from <poll.h>) the connection waits for before
+ * the same call can make progress.  TLS may have to write while reading
+ * (answering a key update, flushing an alert) or read while writing, so
+ * the direction of the call is not enough: a read that must write would
+ * wait for input forever.  0 when the last call did not stop for the socket.  Reads
+ * OpenSSL's state (SSL_want_read / SSL_want_write) only; no errors; same
+ * thread rules as the call it follows. */
+short ss_tls_conn_wants(const ss_tls_conn *c);
+
+/* True once the connection hit a fatal error: a TLS alert or protocol
+ * failure (SS_ETLS from recv/send, a peer that refused our certificate
+ * after a TLS 1.3 handshake), a socket error, or an EOF without
+ * close_notify (then ss_tls_conn_closed_cleanly() is false too).  From
+ * then on recv/send fail, ss_tls_conn_shutdown() and ss_tls_conn_finish()
+ * send nothing, and the session is not kept for resumption.  False on a
+ * zeroed or closed struct (a failed ss_tls_connect() leaves *c so).  No
+ * errors; same thread rules as the connection's calls. */
+bool ss_tls_conn_failed(const ss_tls_conn *c);
 
 /* True once the peer's close_notify has been read; false when EOF came
  * without it (a truncation an application that cares, such as an FTP
