@@ -40,8 +40,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/ssl.h>
-
 #include <sockserv/address.h>
 #include <sockserv/tls.h>
 
@@ -151,7 +149,8 @@ static ssize_t net_send(client *c, const void *p, size_t n)
 {
     if (c->tls) {
         ssize_t r = c->tls->base.send(&c->tls->base, p, n);
-        c->write_wants_read = r == -EAGAIN && SSL_want_read(c->tls->ssl);
+        c->write_wants_read =
+            r == -EAGAIN && (ss_tls_conn_wants(c->tls) & POLLIN);
         return r;
     }
     for (;;) {
@@ -167,7 +166,8 @@ static ssize_t net_recv(client *c, void *p, size_t n)
 {
     if (c->tls) {
         ssize_t r = c->tls->base.recv(&c->tls->base, p, n);
-        c->read_wants_write = r == -EAGAIN && SSL_want_write(c->tls->ssl);
+        c->read_wants_write =
+            r == -EAGAIN && (ss_tls_conn_wants(c->tls) & POLLOUT);
         return r;
     }
     for (;;) {
@@ -497,11 +497,20 @@ static int start_tls(client *c, const char *text, const ss_addr *addr,
     return 0;
 }
 
-/* Sends close_notify, so the server can tell a goodbye from a cut. */
+/* Bounds on the wait for the server's close: it closes as soon as it
+ * reads our close_notify (or after EXIT on its own), so this only matters
+ * for a server that hangs. */
+#define END_WAIT_S 1.0
+#define END_DRAIN_MAX (64 * 1024)
+
+/* Sends close_notify, so the server can tell a goodbye from a cut, and
+ * waits (bounded) for the server to close too: closing with bytes of the
+ * server's unread in our socket would reset the connection, and a reset can
+ * cost the server the last frames we sent. */
 static void end_tls(client *c)
 {
     if (c->tls) {
-        ss_tls_conn_shutdown(c->tls);
+        ss_tls_conn_finish(c->tls, END_WAIT_S, END_DRAIN_MAX);
         ss_tls_context *ctx = c->tls->ctx;
         ss_tls_conn_close(c->tls);
         ss_tls_context_close(ctx);

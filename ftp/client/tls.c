@@ -5,10 +5,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
-
-#include <openssl/ssl.h>
 
 int ftpc_tls_context_init(ss_tls_context *ctx, const char *cacert,
                           bool insecure, double timeout_s, char *err,
@@ -49,11 +46,8 @@ static ssize_t tls_write(ftpc_stream *s, const void *buf, size_t n)
  * that must write would poll for input forever. */
 static short tls_wait_events(const ftpc_stream *s, short events)
 {
-    if (SSL_want_write(s->tls->ssl))
-        return POLLOUT;
-    if (SSL_want_read(s->tls->ssl))
-        return POLLIN;
-    return events;
+    short want = ss_tls_conn_wants(s->tls);
+    return want ? want : events;
 }
 
 /* Bounds on the wait for the server's side of the close.  Only bytes
@@ -65,40 +59,20 @@ static short tls_wait_events(const ftpc_stream *s, short events)
 #define CLOSE_WAIT_S 2.0
 #define CLOSE_DRAIN_MAX (256 * 1024)
 
-/* After our close_notify and FIN: reads (and drops) what the server still
- * sends until it closes too.  A server may have sent TLS 1.3 tickets on a
- * data connection that an upload never reads; closing a socket with
- * unread bytes sends a reset, and the reset makes the server's kernel
- * throw away upload data its program has not read yet: the file would
- * arrive cut short (pyftpdlib does exactly this). */
-static void drain_until_closed(int fd)
-{
-    char junk[16384];
-    size_t total = 0;
-    double deadline = ftpc_now() + CLOSE_WAIT_S;
-    while (total < CLOSE_DRAIN_MAX) {
-        double left = deadline - ftpc_now();
-        if (left <= 0 || ftpc_wait_fd(fd, POLLIN, left) <= 0)
-            return;
-        ssize_t n = recv(fd, junk, sizeof junk, 0);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (n <= 0)
-            return;
-        total += (size_t)n;
-    }
-}
-
 static void tls_close(ftpc_stream *s)
 {
-    /* close_notify: an upload's end must be told from a cut (the server
-     * may count a missing one as a truncated file).  Bounded wait. */
-    bool sent = ss_tls_conn_shutdown(s->tls) == 0 &&
-                !ss_tls_conn_closed_cleanly(s->tls);
+    /* close_notify (an upload's end must be told from a cut: the server
+     * may count a missing one as a truncated file), then wait for the
+     * server's close so that tickets we never read cannot turn our close
+     * into a reset that costs the server the upload's tail (pyftpdlib
+     * loses it so).  After the server's own close_notify, or a failed
+     * connection, there is nothing to wait for. */
+    if (ss_tls_conn_failed(s->tls) || ss_tls_conn_closed_cleanly(s->tls))
+        ss_tls_conn_shutdown(s->tls);
+    else
+        ss_tls_conn_finish(s->tls, CLOSE_WAIT_S, CLOSE_DRAIN_MAX);
     ss_tls_conn_close(s->tls);
     s->tls = NULL;
-    if (sent && shutdown(s->fd, SHUT_WR) == 0)
-        drain_until_closed(s->fd);
     close(s->fd);
 }
 
