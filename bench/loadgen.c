@@ -797,5 +797,23 @@ int main(int argc, char **argv)
     }
     for (long i = 0; i < opt.idle; i++)
         close(idle_fds[i]);
+    free(idle_fds);
+    for (int t = 0; t < opt.threads; t++) {
+        for (int i = 0; i < ws[t].nconns; i++) {
+            conn *c = &ws[t].conns[i];
+            if (c->ssl)
+                SSL_free(c->ssl);
+            if (c->fd >= 0 && c->state != C_DONE && c->state != C_FREE)
+                close(c->fd);
+            free(c->pat);
+        }
+        close(ws[t].ep);
+        free(ws[t].lat);
+        free(ws[t].rbuf);
+    }
+    free(cs);
+    free(ws);
+    free(lat);
+    SSL_CTX_free(ssl_ctx);
     return 0;
 }
