@@ -374,7 +374,6 @@ void ftpd_ftps_data_end(ftpd_session *s)
      * curl do not offer one twice: the next data connection needs a fresh
      * ticket.  It goes out on the control connection with the reply that
      * ends this transfer, and carries the control connection's tag. */
-    if (s->dc.tls_on && s->base.tls && s->base.tls->ssl &&
-        SSL_version(s->base.tls->ssl) == TLS1_3_VERSION)
-        SSL_new_session_ticket(s->base.tls->ssl);
+    if (s->dc.tls_on && s->base.tls)
+        ss_tls_conn_new_ticket(s->base.tls);
 }

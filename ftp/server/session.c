@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/ssl.h>
 
 #include "commands.h"
 #include "reply.h"
@@ -29,13 +28,7 @@ static ftpd_session *S(ss_handler *h) { return (ftpd_session *)h; }
 
 size_t ftpd_session_pending(ftpd_session *s)
 {
-    size_t n = ss_rfile_pending(&s->base.rfile);
-    if (s->base.tls && s->base.tls->ssl) {
-        int p = SSL_pending(s->base.tls->ssl);
-        if (p > 0)
-            n += (size_t)p;
-    }
-    return n;
+    return ss_rfile_pending(&s->base.rfile) + ss_tls_conn_pending(s->base.tls);
 }
 
 /* --- the line-deadline transport -------------------------------------

@@ -696,6 +696,14 @@ size_t ss_tls_conn_pending(const ss_tls_conn *c)
     return n;
 }
 
+int ss_tls_conn_new_ticket(ss_tls_conn *c)
+{
+    if (!c || !c->ssl || !SSL_is_server(c->ssl) ||
+        SSL_version(c->ssl) != TLS1_3_VERSION)
+        return 0;
+    return SSL_new_session_ticket(c->ssl) == 1 ? 0 : SS_ETLS;
+}
+
 bool ss_tls_conn_session_reused(const ss_tls_conn *c)
 {
     return c && c->ssl && SSL_session_reused(c->ssl);

@@ -298,6 +298,14 @@ void ss_tls_conn_free(ss_tls_conn *c);
  * does not see them. */
 size_t ss_tls_conn_pending(const ss_tls_conn *c);
 
+/* Server side, TLS 1.3: queues a fresh session ticket, sent with the next
+ * write.  A ticket is meant for one resumption and clients such as curl do
+ * not offer one twice, so a server whose extra connections resume this one
+ * (FTP data channels) issues a new ticket after each.  No-op (0) on TLS 1.2
+ * or a client connection; SS_ETLS when OpenSSL refuses.  The connection's
+ * thread only. */
+int ss_tls_conn_new_ticket(ss_tls_conn *c);
+
 /* True when the handshake resumed an earlier session. */
 bool ss_tls_conn_session_reused(const ss_tls_conn *c);
 
