@@ -56,7 +56,9 @@ static int echo_stream_setup(ss_handler *self, ss_error *err)
 static int echo_stream_handle(ss_handler *self, ss_error *err)
 {
     ss_stream_handler *sh = (ss_stream_handler *)self;
-    unsigned char buf[SS_DEFAULT_BUFFER_SIZE];
+    /* As big as the messages people echo: a 64 KiB message is one read and
+     * one write (reads this size bypass rfile's buffer), not eight. */
+    unsigned char buf[65536];
     for (;;) {
         /* read1 semantics: whatever has arrived, without waiting to fill
          * buf, so an interactive client gets each line back at once. */
