@@ -221,7 +221,6 @@ int ss_threadpool_mixin_process_request(ss_server *s, ss_request *req,
     pool->ring[tail].req = *req;
     pool->ring[tail].client = *client;
     pool->count++;
-    pthread_cond_signal(&pool->work);
     if (pool->when_full == SS_POOL_WAIT && full_locked(pool) && !pool->paused) {
         /* GLib's cap-and-pause: the backlog absorbs what comes next. */
         pool->paused = true;
@@ -229,6 +228,9 @@ int ss_threadpool_mixin_process_request(ss_server *s, ss_request *req,
         ss__accept_pause(s, true);
     }
     pthread_mutex_unlock(&pool->lock);
+    /* Signalled after unlocking, so the woken worker does not run straight
+     * into the lock we still hold (halves the futex calls per request). */
+    pthread_cond_signal(&pool->work);
     /* The pool owns the request now; the caller must not shut it down. */
     req->fd = -1;
     req->packet = NULL;
