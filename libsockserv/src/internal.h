@@ -33,7 +33,8 @@ struct ss_server_priv {
     int fatal_code;         /* a fatal error that stopped the loop */
 
     /* ThreadingMixIn */
-    struct ss_thread_rec *threads;
+    struct ss_thread_rec *threads;      /* live request threads */
+    struct ss_thread_rec *done_threads; /* finished, to be joined */
     size_t active_threads;
 
     /* ForkingMixIn */

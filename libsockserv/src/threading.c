@@ -11,15 +11,31 @@
 
 const ss_mixin ss_threading_mixin = {.name = "ThreadingMixIn"};
 
+/* A request thread.  Live records are on the doubly linked priv->threads;
+ * a thread that is done moves its record to priv->done_threads, so reaping
+ * joins only those and never walks the live ones (10,000 connections). */
 struct ss_thread_rec {
-    struct ss_thread_rec *next;
+    struct ss_thread_rec *prev, *next;
     pthread_t tid;
     ss_server *server;
     ss_request req;
     ss_addr client;
-    bool done;       /* the thread has left the server; join it */
+    bool starting;   /* pthread_create has not returned: tid not yet set */
+    bool done;       /* the thread has left the server */
     bool fd_live;    /* req.fd still belongs to the request */
 };
+
+static void unlink_live_locked(struct ss_server_priv *p,
+                               struct ss_thread_rec *rec)
+{
+    if (rec->prev)
+        rec->prev->next = rec->next;
+    else
+        p->threads = rec->next;
+    if (rec->next)
+        rec->next->prev = rec->prev;
+    rec->prev = rec->next = NULL;
+}
 
 void ss_threading_mixin_configure(ss_server *s)
 {
@@ -50,6 +66,9 @@ static void *request_thread(void *arg)
 
     pthread_mutex_lock(&p->lock);
     rec->done = true;
+    unlink_live_locked(p, rec);
+    rec->next = p->done_threads;
+    p->done_threads = rec;
     p->active_threads--;
     pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->lock);
@@ -60,16 +79,16 @@ static void *request_thread(void *arg)
  * a done thread has nothing left to do but return, so joining is quick. */
 static void reap_locked(struct ss_server_priv *p)
 {
-    struct ss_thread_rec **link = &p->threads;
+    struct ss_thread_rec **link = &p->done_threads;
     while (*link) {
         struct ss_thread_rec *rec = *link;
-        if (rec->done) {
-            pthread_join(rec->tid, NULL);
-            *link = rec->next;
-            free(rec);
-        } else {
+        if (rec->starting) { /* its creator has not stored tid yet */
             link = &rec->next;
+            continue;
         }
+        pthread_join(rec->tid, NULL);
+        *link = rec->next;
+        free(rec);
     }
 }
 
@@ -85,17 +104,28 @@ int ss_threading_mixin_process_request(ss_server *s, ss_request *req,
     rec->client = *client;
     rec->fd_live = true;
 
+    rec->starting = true;
     pthread_mutex_lock(&p->lock);
     reap_locked(p);
+    rec->next = p->threads;
+    if (p->threads)
+        p->threads->prev = rec;
+    p->threads = rec;
+    p->active_threads++;
+    pthread_mutex_unlock(&p->lock);
+    /* Created outside the lock: the new thread and those finishing would
+     * otherwise queue on it for the whole of pthread_create. */
     int rc = pthread_create(&rec->tid, NULL, request_thread, rec);
+    pthread_mutex_lock(&p->lock);
+    rec->starting = false;
     if (rc != 0) {
+        unlink_live_locked(p, rec);
+        p->active_threads--;
+        pthread_cond_broadcast(&p->cond);
         pthread_mutex_unlock(&p->lock);
         free(rec);
         return ss_error_set(err, -rc, "pthread_create: %s", ss_strerror(-rc));
     }
-    rec->next = p->threads;
-    p->threads = rec;
-    p->active_threads++;
     pthread_mutex_unlock(&p->lock);
     /* The thread owns the request now; the caller must not shut it down. */
     req->fd = -1;
