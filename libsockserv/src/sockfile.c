@@ -61,14 +61,10 @@ int ss_rfile_init(ss_rfile *f, ss_transport *t, long bufsize)
 {
     memset(f, 0, sizeof *f);
     f->t = t;
-    size_t cap = bufsize < 0 ? SS_DEFAULT_BUFFER_SIZE : (size_t)bufsize;
-    if (cap) {
-        f->buf = malloc(cap);
-        if (!f->buf)
-            return -ENOMEM;
-        f->owned = true;
-        f->cap = cap;
-    }
+    /* The buffer comes with the first read that needs it: a server holding
+     * thousands of idle connections, or a handler that only reads in big
+     * blocks, never pays for it. */
+    f->cap = bufsize < 0 ? SS_DEFAULT_BUFFER_SIZE : (size_t)bufsize;
     return 0;
 }
 
@@ -102,6 +98,12 @@ static ssize_t fill(ss_rfile *f)
 {
     if (f->eof || !f->t)
         return 0;
+    if (!f->buf) {
+        f->buf = malloc(f->cap);
+        if (!f->buf)
+            return -ENOMEM;
+        f->owned = true;
+    }
     f->pos = f->len = 0;
     ssize_t n = f->t->recv(f->t, f->buf, f->cap);
     if (n == 0)

@@ -47,7 +47,8 @@ typedef struct ss_rfile {
 
 /* A reader over transport t (borrowed) with a buffer of bufsize bytes
  * (-1: SS_DEFAULT_BUFFER_SIZE; 0: unbuffered, every read goes to t).
- * Returns 0 or -ENOMEM.  Close with ss_rfile_close(). */
+ * The buffer is allocated by the first read that needs it (-ENOMEM then).
+ * Returns 0.  Close with ss_rfile_close(). */
 int ss_rfile_init(ss_rfile *f, ss_transport *t, long bufsize);
 /* A reader over data (borrowed, must outlive f): Python's BytesIO. */
 void ss_rfile_init_mem(ss_rfile *f, const void *data, size_t len);
