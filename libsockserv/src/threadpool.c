@@ -209,8 +209,11 @@ int ss_threadpool_mixin_process_request(ss_server *s, ss_request *req,
         req->packet = NULL;
         return 0;
     }
-    /* Waiting here happens only without a loop to pause (handle_request)
-     * or when a mixin above takes several requests per wake-up. */
+    /* Waiting here happens without a loop to pause (handle_request), when
+     * a mixin above takes several requests per wake-up, or when implicit
+     * TLS finishes a handshake (on the loop thread) while the pool is full:
+     * the loop then stalls until a worker frees a slot.  Accepting is
+     * paused by then, so only handshakes already under way can do that. */
     while (full_locked(pool) && !pool->stopping)
         pthread_cond_wait(&pool->room, &pool->lock);
     if (pool->stopping) {
