@@ -2,7 +2,6 @@
  * the middle of a transfer (CVE-2021-40524 is this case), concurrent
  * uploads of one user, space given back, and the same in forking mode. */
 #include <criterion/criterion.h>
-#include <criterion/parameterized.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
