@@ -592,6 +592,26 @@ int ftpd_vfs_chdir(ftpd_vfs *vfs, const char *path, size_t path_len)
     return 0;
 }
 
+/* Keeps fd only if it is a regular file (closing it otherwise) and puts it
+ * back in blocking mode: files are opened O_NONBLOCK so that a FIFO cannot
+ * hang the open itself. */
+static int regular_file_only(int fd, struct stat *s)
+{
+    if (fstat(fd, s) < 0) {
+        int rc = -errno;
+        close(fd);
+        return rc;
+    }
+    if (!S_ISREG(s->st_mode)) {
+        close(fd);
+        return S_ISDIR(s->st_mode) ? -EISDIR : -EACCES;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return 0;
+}
+
 int ftpd_vfs_open_read(const ftpd_vfs *vfs, const char *path, size_t path_len,
                        struct stat *st)
 {
@@ -609,18 +629,8 @@ int ftpd_vfs_open_read(const ftpd_vfs *vfs, const char *path, size_t path_len,
     if (fd < 0)
         return fd;
     struct stat s;
-    if (fstat(fd, &s) < 0) {
-        rc = -errno;
-        close(fd);
+    if ((rc = regular_file_only(fd, &s)) < 0)
         return rc;
-    }
-    if (!S_ISREG(s.st_mode)) {
-        close(fd);
-        return S_ISDIR(s.st_mode) ? -EISDIR : -EACCES;
-    }
-    int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0)
-        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     if (st)
         *st = s;
     return fd;
@@ -667,18 +677,8 @@ int ftpd_vfs_open_write(const ftpd_vfs *vfs, const char *path, size_t path_len,
     if (fd < 0)
         return fd;
     struct stat s;
-    if (fstat(fd, &s) < 0) {
-        rc = -errno;
-        close(fd);
+    if ((rc = regular_file_only(fd, &s)) < 0)
         return rc;
-    }
-    if (!S_ISREG(s.st_mode)) {
-        close(fd);
-        return S_ISDIR(s.st_mode) ? -EISDIR : -EACCES;
-    }
-    int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0)
-        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     info->old_size = info->created ? 0 : s.st_size;
     switch (mode) {
     case FTPD_VFS_W_TRUNC:
