@@ -117,6 +117,32 @@ static void mismatch(ftpc_session *s, ftpc_algo algo, const char *what,
              tail);
 }
 
+/* Compares the whole remote file's checksum with the local digest, after a
+ * transfer in either direction.  Fills verdict ("verified sha256", or why
+ * not); returns 0, FTPC_ERR_VERIFY on a mismatch (tail ends the message),
+ * or the error that stopped the check. */
+static int verify_whole(ftpc_session *s, const char *remote, ftpc_algo algo,
+                        ftpc_digest *dg, const char *tail, char *verdict,
+                        size_t cap)
+{
+    snprintf(verdict, cap, "not verified: the server offers no checksum");
+    if (algo == FTPC_ALGO_NONE)
+        return 0;
+    char lhex[FTPC_HEX_MAX], rhex[FTPC_HEX_MAX];
+    ftpc_digest_peek(dg, lhex);
+    int r = ftpc_remote_hash(s, remote, algo, -1, rhex);
+    if (r == FTPC_ERR_NET || r == FTPC_ERR_REMOTE)
+        return r;
+    if (r != 0)
+        return 0;
+    if (strcmp(lhex, rhex) != 0) {
+        mismatch(s, algo, remote, lhex, rhex, tail);
+        return FTPC_ERR_VERIFY;
+    }
+    snprintf(verdict, cap, "verified %s", ftpc_algo_name(algo));
+    return 0;
+}
+
 /* ---- download ------------------------------------------------------- */
 
 typedef struct get_state {
@@ -313,25 +339,13 @@ static int get_once(ftpc_session *s, get_state *g)
         return r;
     }
 
-    char lhex[FTPC_HEX_MAX], rhex[FTPC_HEX_MAX], verdict[128];
-    snprintf(verdict, sizeof verdict, "not verified: the server offers no checksum");
-    if (g->algo != FTPC_ALGO_NONE) {
-        ftpc_digest_peek(&g->dg, lhex);
-        r = ftpc_remote_hash(s, g->remote, g->algo, -1, rhex);
-        if (r == FTPC_ERR_NET || r == FTPC_ERR_REMOTE) {
-            ftpc_progress_clear(&bar);
-            return r;
-        }
-        if (r == 0) {
-            if (strcmp(lhex, rhex) != 0) {
-                ftpc_progress_clear(&bar);
-                char tail[4200];
-                snprintf(tail, sizeof tail, "; the download is kept as %s", g->part);
-                mismatch(s, g->algo, g->remote, lhex, rhex, tail);
-                return FTPC_ERR_VERIFY;
-            }
-            snprintf(verdict, sizeof verdict, "verified %s", ftpc_algo_name(g->algo));
-        }
+    char verdict[128], tail[4200];
+    snprintf(tail, sizeof tail, "; the download is kept as %s", g->part);
+    r = verify_whole(s, g->remote, g->algo, &g->dg, tail, verdict,
+                     sizeof verdict);
+    if (r < 0) {
+        ftpc_progress_clear(&bar);
+        return r;
     }
     if (rename(g->part, g->local) < 0) {
         ftpc_progress_clear(&bar);
@@ -559,23 +573,12 @@ static int put_once(ftpc_session *s, void *arg)
         ftpc_progress_clear(&bar);
         return r;
     }
-    char lhex[FTPC_HEX_MAX], rhex[FTPC_HEX_MAX], verdict[128];
-    snprintf(verdict, sizeof verdict, "not verified: the server offers no checksum");
-    if (p->algo != FTPC_ALGO_NONE) {
-        ftpc_digest_peek(&p->dg, lhex);
-        r = ftpc_remote_hash(s, p->remote, p->algo, -1, rhex);
-        if (r == FTPC_ERR_NET || r == FTPC_ERR_REMOTE) {
-            ftpc_progress_clear(&bar);
-            return r;
-        }
-        if (r == 0) {
-            if (strcmp(lhex, rhex) != 0) {
-                ftpc_progress_clear(&bar);
-                mismatch(s, p->algo, p->remote, lhex, rhex, " after the upload");
-                return FTPC_ERR_VERIFY;
-            }
-            snprintf(verdict, sizeof verdict, "verified %s", ftpc_algo_name(p->algo));
-        }
+    char verdict[128];
+    r = verify_whole(s, p->remote, p->algo, &p->dg, " after the upload",
+                     verdict, sizeof verdict);
+    if (r < 0) {
+        ftpc_progress_clear(&bar);
+        return r;
     }
     if (strncmp(verdict, "verified", 8) != 0) {
         /* No checksum: the size is still worth comparing. */
