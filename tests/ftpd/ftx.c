@@ -299,3 +299,22 @@ off_t ftx_file_size(const char *path)
         return -1;
     return st.st_size;
 }
+
+void ftx_expect_same_files(const char *a, const char *b)
+{
+    size_t na, nb;
+    char *x = ftx_read_file(a, &na), *y = ftx_read_file(b, &nb);
+    cr_expect(na == nb && !memcmp(x, y, na), "%s (%zu) and %s (%zu) differ", a,
+              na, b, nb);
+    free(x);
+    free(y);
+}
+
+void ftx_make_file(const char *path, size_t n, unsigned seed)
+{
+    char *d = malloc(n);
+    cr_assert_not_null(d);
+    ftx_fill(d, n, seed);
+    ftx_write_file(path, d, n);
+    free(d);
+}

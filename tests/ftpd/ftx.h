@@ -75,6 +75,10 @@ void ftx_fill(void *buf, size_t n, unsigned seed);
 /* Writes/reads whole files (asserted). */
 void ftx_write_file(const char *path, const void *data, size_t n);
 char *ftx_read_file(const char *path, size_t *n);
+/* Expects (cr_expect) the two files to hold the same bytes. */
+void ftx_expect_same_files(const char *a, const char *b);
+/* Writes n bytes of ftx_fill(seed) to path. */
+void ftx_make_file(const char *path, size_t n, unsigned seed);
 off_t ftx_file_size(const char *path);
 
 #endif

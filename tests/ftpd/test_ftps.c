@@ -651,24 +651,6 @@ static const char *wpath(const char *rel)
     return b;
 }
 
-static void same(const char *a, const char *b)
-{
-    size_t na, nb;
-    char *x = ftx_read_file(a, &na), *y = ftx_read_file(b, &nb);
-    cr_expect(na == nb && !memcmp(x, y, na), "%s (%zu) and %s (%zu) differ", a,
-              na, b, nb);
-    free(x);
-    free(y);
-}
-
-static void make_local(const char *path, size_t n, unsigned seed)
-{
-    char *d = malloc(n);
-    ftx_fill(d, n, seed);
-    ftx_write_file(path, d, n);
-    free(d);
-}
-
 Test(ftps, curl_ssl_reqd_list_get_put_resume)
 {
     if (!have(CURL))
@@ -686,8 +668,8 @@ Test(ftps, curl_ssl_reqd_list_get_put_resume)
                    "alice:s3cret", "-o", (char *)wpath("d1.bin"), u, "-o",
                    (char *)wpath("d2.bin"), u, NULL};
     run_ok(get);
-    same(wpath("d1.bin"), ftx_home_path(&srv, "alice", "down.bin"));
-    same(wpath("d2.bin"), ftx_home_path(&srv, "alice", "down.bin"));
+    ftx_expect_same_files(wpath("d1.bin"), ftx_home_path(&srv, "alice", "down.bin"));
+    ftx_expect_same_files(wpath("d2.bin"), ftx_home_path(&srv, "alice", "down.bin"));
     /* resume a download: a local partial file, then -C - (REST + RETR) */
     size_t n;
     char *all = ftx_read_file(ftx_home_path(&srv, "alice", "down.bin"), &n);
@@ -697,9 +679,9 @@ Test(ftps, curl_ssl_reqd_list_get_put_resume)
                       "alice:s3cret", "-C", "-", "-o", (char *)wpath("part.bin"),
                       u, NULL};
     run_ok(resume);
-    same(wpath("part.bin"), ftx_home_path(&srv, "alice", "down.bin"));
+    ftx_expect_same_files(wpath("part.bin"), ftx_home_path(&srv, "alice", "down.bin"));
     /* upload, then resume an upload (SIZE + APPE) */
-    make_local(wpath("up.bin"), 2 * 1024 * 1024 + 5, 22);
+    ftx_make_file(wpath("up.bin"), 2 * 1024 * 1024 + 5, 22);
     size_t un;
     char *upd = ftx_read_file(wpath("up.bin"), &un);
     ftx_write_file(ftx_home_path(&srv, "alice", "up.bin"), upd, 700000);
@@ -709,7 +691,7 @@ Test(ftps, curl_ssl_reqd_list_get_put_resume)
                    "alice:s3cret", "-C", "-", "-T", (char *)wpath("up.bin"), u,
                    NULL};
     run_ok(put);
-    same(wpath("up.bin"), ftx_home_path(&srv, "alice", "up.bin"));
+    ftx_expect_same_files(wpath("up.bin"), ftx_home_path(&srv, "alice", "up.bin"));
     /* Two uploads on one control connection: an upload-only data
      * connection must not get TLS 1.3 tickets (the client never reads
      * them, and its close then resets the connection, losing data), and
@@ -722,8 +704,8 @@ Test(ftps, curl_ssl_reqd_list_get_put_resume)
                         "-u", "alice:s3cret", "-T", (char *)wpath("up.bin"), u,
                         "-T", (char *)wpath("up.bin"), u3, NULL};
         run_ok(put2);
-        same(wpath("up.bin"), ftx_home_path(&srv, "alice", "up2.bin"));
-        same(wpath("up.bin"), ftx_home_path(&srv, "alice", "up3.bin"));
+        ftx_expect_same_files(wpath("up.bin"), ftx_home_path(&srv, "alice", "up2.bin"));
+        ftx_expect_same_files(wpath("up.bin"), ftx_home_path(&srv, "alice", "up3.bin"));
     }
     /* TLS 1.2: resumption by session id or TLS 1.2 ticket */
     snprintf(u, sizeof u, "ftp://127.0.0.1:%d/down.bin", srv.port);
@@ -731,7 +713,7 @@ Test(ftps, curl_ssl_reqd_list_get_put_resume)
                      "--max-time", "60", "-u", "alice:s3cret", "-o",
                      (char *)wpath("d12.bin"), u, NULL};
     run_ok(get12);
-    same(wpath("d12.bin"), ftx_home_path(&srv, "alice", "down.bin"));
+    ftx_expect_same_files(wpath("d12.bin"), ftx_home_path(&srv, "alice", "down.bin"));
 }
 
 Test(ftps_cfg, curl_implicit_ftps_url)
@@ -748,13 +730,13 @@ Test(ftps_cfg, curl_implicit_ftps_url)
     char *get[] = {CURL, "-sS", "-k", "--max-time", "60", "-u", "alice:s3cret",
                    "-o", (char *)wpath("imp.bin"), u, NULL};
     run_ok(get);
-    same(wpath("imp.bin"), ftx_home_path(&srv, "alice", "imp.bin"));
-    make_local(wpath("impup.bin"), 99999, 24);
+    ftx_expect_same_files(wpath("imp.bin"), ftx_home_path(&srv, "alice", "imp.bin"));
+    ftx_make_file(wpath("impup.bin"), 99999, 24);
     snprintf(u, sizeof u, "ftps://127.0.0.1:%d/impup.bin", port);
     char *put[] = {CURL, "-sS", "-k", "--max-time", "60", "-u", "alice:s3cret",
                    "-T", (char *)wpath("impup.bin"), u, NULL};
     run_ok(put);
-    same(wpath("impup.bin"), ftx_home_path(&srv, "alice", "impup.bin"));
+    ftx_expect_same_files(wpath("impup.bin"), ftx_home_path(&srv, "alice", "impup.bin"));
 }
 
 /* --- lftp ----------------------------------------------------------------- */
@@ -764,7 +746,7 @@ Test(ftps, lftp_ssl_force)
     if (!have("/usr/bin/lftp"))
         cr_skip("lftp is not installed");
     free(make_file("lf.bin", 1234567, 25));
-    make_local(wpath("lfup.bin"), 654321, 26);
+    ftx_make_file(wpath("lfup.bin"), 654321, 26);
     char port[16], cmds[4096];
     snprintf(port, sizeof port, "%d", srv.port);
     snprintf(cmds, sizeof cmds,
@@ -775,8 +757,8 @@ Test(ftps, lftp_ssl_force)
     char *argv[] = {"/usr/bin/lftp", "-u", "alice,s3cret", "-p", port,
                     "127.0.0.1", "-e", cmds, NULL};
     cr_expect(strstr(run_ok(argv), "lf.bin"), "%s", out_buf);
-    same(wpath("lf.bin"), ftx_home_path(&srv, "alice", "lf.bin"));
-    same(wpath("lfup.bin"), ftx_home_path(&srv, "alice", "lfup.bin"));
+    ftx_expect_same_files(wpath("lf.bin"), ftx_home_path(&srv, "alice", "lf.bin"));
+    ftx_expect_same_files(wpath("lfup.bin"), ftx_home_path(&srv, "alice", "lfup.bin"));
     /* every session was TLS, and no data connection was refused */
     ts_drain(&srv.proc);
     cr_expect(strstr(srv.proc.err, " tls client="), "%s", srv.proc.err);
@@ -800,5 +782,5 @@ Test(ftps_cfg, lftp_implicit_ftps_url)
              "set net:timeout 20; get li.bin -o %s; bye", wpath("li.bin"));
     char *argv[] = {"/usr/bin/lftp", "-e", cmds, url, NULL};
     run_ok(argv);
-    same(wpath("li.bin"), ftx_home_path(&srv, "alice", "li.bin"));
+    ftx_expect_same_files(wpath("li.bin"), ftx_home_path(&srv, "alice", "li.bin"));
 }

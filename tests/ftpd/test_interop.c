@@ -56,24 +56,6 @@ static const char *wpath(const char *rel)
     return b;
 }
 
-static void same_files(const char *a, const char *b)
-{
-    size_t na, nb;
-    char *x = ftx_read_file(a, &na), *y = ftx_read_file(b, &nb);
-    cr_expect(na == nb && !memcmp(x, y, na), "%s (%zu) and %s (%zu) differ", a,
-              na, b, nb);
-    free(x);
-    free(y);
-}
-
-static void make_data(const char *path, size_t n, unsigned seed)
-{
-    char *d = malloc(n);
-    ftx_fill(d, n, seed);
-    ftx_write_file(path, d, n);
-    free(d);
-}
-
 Test(interop, python_ftplib)
 {
     need("/usr/bin/python3");
@@ -92,7 +74,7 @@ Test(interop, python_ftplib)
 Test(interop, curl_list_download_upload)
 {
     need(CURL);
-    make_data(ftx_home_path(&srv, "alice", "down.bin"), 2 * 1024 * 1024 + 3, 7);
+    ftx_make_file(ftx_home_path(&srv, "alice", "down.bin"), 2 * 1024 * 1024 + 3, 7);
     char u[512];
     snprintf(u, sizeof u, "%s/", url);
     char *ls[] = {CURL, "-sS", "--max-time", "60", "-u", "alice:s3cret", u, NULL};
@@ -101,19 +83,19 @@ Test(interop, curl_list_download_upload)
     char *get[] = {CURL, "-sS", "--max-time", "60", "-u", "alice:s3cret", "-o",
                    (char *)wpath("down.bin"), u, NULL};
     run_ok(get);
-    same_files(wpath("down.bin"), ftx_home_path(&srv, "alice", "down.bin"));
-    make_data(wpath("up.bin"), 1500000, 8);
+    ftx_expect_same_files(wpath("down.bin"), ftx_home_path(&srv, "alice", "down.bin"));
+    ftx_make_file(wpath("up.bin"), 1500000, 8);
     snprintf(u, sizeof u, "%s/up.bin", url);
     char *put[] = {CURL, "-sS", "--max-time", "60", "-u", "alice:s3cret", "-T",
                    (char *)wpath("up.bin"), u, NULL};
     run_ok(put);
-    same_files(wpath("up.bin"), ftx_home_path(&srv, "alice", "up.bin"));
+    ftx_expect_same_files(wpath("up.bin"), ftx_home_path(&srv, "alice", "up.bin"));
     /* active mode (EPRT/PORT) */
     snprintf(u, sizeof u, "%s/down.bin", url);
     char *active[] = {CURL, "-sS", "--max-time", "60", "-P", "-", "-u",
                       "alice:s3cret", "-o", (char *)wpath("active.bin"), u, NULL};
     run_ok(active);
-    same_files(wpath("active.bin"), ftx_home_path(&srv, "alice", "down.bin"));
+    ftx_expect_same_files(wpath("active.bin"), ftx_home_path(&srv, "alice", "down.bin"));
 }
 
 Test(interop, curl_resume_both_ways)
@@ -130,7 +112,7 @@ Test(interop, curl_resume_both_ways)
     char *get[] = {CURL, "-sS", "--max-time", "60", "-C", "-", "-u",
                    "alice:s3cret", "-o", (char *)wpath("r.bin"), u, NULL};
     run_ok(get);
-    same_files(wpath("r.bin"), ftx_home_path(&srv, "alice", "r.bin"));
+    ftx_expect_same_files(wpath("r.bin"), ftx_home_path(&srv, "alice", "r.bin"));
     /* upload resume: a remote partial file, curl -C - -T (SIZE + APPE) */
     ftx_write_file(wpath("u.bin"), d, n);
     ftx_write_file(ftx_home_path(&srv, "alice", "u.bin"), d, 1234567);
@@ -138,7 +120,7 @@ Test(interop, curl_resume_both_ways)
     char *put[] = {CURL, "-sS", "--max-time", "60", "-C", "-", "-u",
                    "alice:s3cret", "-T", (char *)wpath("u.bin"), u, NULL};
     run_ok(put);
-    same_files(wpath("u.bin"), ftx_home_path(&srv, "alice", "u.bin"));
+    ftx_expect_same_files(wpath("u.bin"), ftx_home_path(&srv, "alice", "u.bin"));
     free(d);
 }
 
@@ -151,7 +133,7 @@ Test(interop, curl_ftp_create_dirs)
     char *put[] = {CURL, "-sS", "--max-time", "60", "--ftp-create-dirs", "-u",
                    "alice:s3cret", "-T", (char *)wpath("deep.txt"), u, NULL};
     run_ok(put);
-    same_files(wpath("deep.txt"), ftx_home_path(&srv, "alice", "a/b/c/deep.txt"));
+    ftx_expect_same_files(wpath("deep.txt"), ftx_home_path(&srv, "alice", "a/b/c/deep.txt"));
 }
 
 #define LFTP "/usr/bin/lftp"
@@ -174,14 +156,14 @@ Test(interop, lftp_mirror_both_ways)
     need(LFTP);
     mkdir(ftx_home_path(&srv, "alice", "tree"), 0755);
     mkdir(ftx_home_path(&srv, "alice", "tree/sub"), 0755);
-    make_data(ftx_home_path(&srv, "alice", "tree/one.bin"), 100000, 21);
-    make_data(ftx_home_path(&srv, "alice", "tree/sub/two.bin"), 300000, 22);
+    ftx_make_file(ftx_home_path(&srv, "alice", "tree/one.bin"), 100000, 21);
+    ftx_make_file(ftx_home_path(&srv, "alice", "tree/sub/two.bin"), 300000, 22);
     lftp("mirror tree got");
-    same_files(wpath("got/one.bin"), ftx_home_path(&srv, "alice", "tree/one.bin"));
-    same_files(wpath("got/sub/two.bin"),
+    ftx_expect_same_files(wpath("got/one.bin"), ftx_home_path(&srv, "alice", "tree/one.bin"));
+    ftx_expect_same_files(wpath("got/sub/two.bin"),
                ftx_home_path(&srv, "alice", "tree/sub/two.bin"));
     lftp("mirror -R got back");
-    same_files(wpath("got/sub/two.bin"),
+    ftx_expect_same_files(wpath("got/sub/two.bin"),
                ftx_home_path(&srv, "alice", "back/sub/two.bin"));
 }
 
@@ -194,10 +176,10 @@ Test(interop, lftp_get_c_and_put_c_resume)
     ftx_write_file(ftx_home_path(&srv, "alice", "g.bin"), d, n);
     ftx_write_file(wpath("g.bin"), d, 700000);
     lftp("get -c g.bin");
-    same_files(wpath("g.bin"), ftx_home_path(&srv, "alice", "g.bin"));
+    ftx_expect_same_files(wpath("g.bin"), ftx_home_path(&srv, "alice", "g.bin"));
     ftx_write_file(wpath("p.bin"), d, n);
     ftx_write_file(ftx_home_path(&srv, "alice", "p.bin"), d, 900000);
     lftp("put -c p.bin");
-    same_files(wpath("p.bin"), ftx_home_path(&srv, "alice", "p.bin"));
+    ftx_expect_same_files(wpath("p.bin"), ftx_home_path(&srv, "alice", "p.bin"));
     free(d);
 }
