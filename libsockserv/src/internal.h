@@ -106,6 +106,11 @@ void ss__error_default(ss_error *err, int code, const char *what);
  * stay next to the call they retry, each with its own rule.) */
 int ss__set_nonblock(int fd, bool on);
 int ss__close(int fd);
+/* Seconds on CLOCK_MONOTONIC, for deadlines. */
+double ss__now(void);
+/* A poll() timeout in ms for left_s seconds: rounded up, 0 when past,
+ * INT_MAX at most. */
+int ss__poll_ms(double left_s);
 
 /* Class resolution: copies cls into *out with every NULL slot filled from
  * its bases. */

@@ -2,13 +2,11 @@
  * shutdown, handle_request and close.  The libuv side of serve_forever is
  * in loop.c. */
 #include <errno.h>
-#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <sockserv/forking.h>
 #include <sockserv/handler.h>
@@ -466,26 +464,19 @@ int ss_server_shutdown(ss_server *s)
     return 0;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int ss_server_handle_request(ss_server *s)
 {
     if (!s->priv)
         return -EBADF;
     double timeout = s->timeout;
-    double deadline = timeout >= 0 ? now_s() + timeout : 0;
+    double deadline = timeout >= 0 ? ss__now() + timeout : 0;
     for (;;) {
         int ms = -1;
         if (timeout >= 0) {
-            double left = deadline - now_s();
+            double left = deadline - ss__now();
             if (left < 0)
                 return s->vt.handle_timeout(s);
-            ms = (int)ceil(left * 1000.0);
+            ms = ss__poll_ms(left);
         }
         struct pollfd pf = {.fd = s->vt.fileno(s), .events = POLLIN};
         int n = poll(&pf, 1, ms);

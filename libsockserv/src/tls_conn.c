@@ -6,13 +6,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -26,13 +24,6 @@
 /* close_notify is a few dozen bytes: it waits only when the peer stopped
  * reading, and then it is not worth waiting long for. */
 #define SHUTDOWN_WAIT_MAX 1.0
-
-double ss__tls_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* --- the socket BIO ------------------------------------------------------
  * OpenSSL's own socket BIO writes with write(), which raises SIGPIPE on a
@@ -419,21 +410,21 @@ int ss__tls_handshake(ss_tls_conn *c, const char *peer, double timeout,
     if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
         return ss_error_errno(err, "TLS handshake with %s: fcntl", peer);
 
-    double deadline = ss__tls_now() + timeout;
+    double deadline = ss__now() + timeout;
     int rc;
     for (;;) {
         short events = 0;
         rc = ss__tls_handshake_step(c, peer, &events, err);
         if (rc != -EAGAIN)
             break;
-        double left = deadline - ss__tls_now();
+        double left = deadline - ss__now();
         if (left <= 0) {
             rc = ss_error_set(err, -ETIMEDOUT, "TLS handshake with %s: not "
                               "done within %g s", peer, timeout);
             break;
         }
         struct pollfd pf = {.fd = fd, .events = events};
-        int n = poll(&pf, 1, (int)ceil(left * 1000.0));
+        int n = poll(&pf, 1, ss__poll_ms(left));
         if (n < 0 && errno != EINTR) {
             rc = ss_error_errno(err, "TLS handshake with %s: poll", peer);
             break;
@@ -564,7 +555,7 @@ int ss_tls_conn_shutdown(ss_tls_conn *c)
     double wait = c->ctx && c->ctx->handshake_timeout < SHUTDOWN_WAIT_MAX
                       ? c->ctx->handshake_timeout
                       : SHUTDOWN_WAIT_MAX;
-    double deadline = ss__tls_now() + wait;
+    double deadline = ss__now() + wait;
     int rc = 0;
     for (;;) {
         ERR_clear_error();
@@ -573,13 +564,13 @@ int ss_tls_conn_shutdown(ss_tls_conn *c)
             break;
         int e = SSL_get_error(c->ssl, r);
         ERR_clear_error();
-        double left = deadline - ss__tls_now();
+        double left = deadline - ss__now();
         if (e != SSL_ERROR_WANT_WRITE || left <= 0) {
             rc = e == SSL_ERROR_WANT_WRITE ? -ETIMEDOUT : SS_ETLS;
             break;
         }
         struct pollfd pf = {.fd = fd, .events = POLLOUT};
-        poll(&pf, 1, (int)ceil(left * 1000.0));
+        poll(&pf, 1, ss__poll_ms(left));
     }
     if (fl >= 0 && !(fl & O_NONBLOCK))
         fcntl(fd, F_SETFL, fl);
@@ -608,11 +599,11 @@ static int drain_until_eof(int fd, double deadline, size_t max_bytes)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return -errno;
-        double left = deadline - ss__tls_now();
+        double left = deadline - ss__now();
         if (left <= 0)
             return -ETIMEDOUT;
         struct pollfd pf = {.fd = fd, .events = POLLIN};
-        if (poll(&pf, 1, (int)ceil(left * 1000.0)) < 0 && errno != EINTR)
+        if (poll(&pf, 1, ss__poll_ms(left)) < 0 && errno != EINTR)
             return -errno;
     }
 }
@@ -623,7 +614,7 @@ int ss_tls_conn_finish(ss_tls_conn *c, double timeout_s, size_t max_bytes)
         return -EBADF;
     if (c->failed)
         return SS_ETLS;
-    double deadline = ss__tls_now() + (timeout_s > 0 ? timeout_s : 0);
+    double deadline = ss__now() + (timeout_s > 0 ? timeout_s : 0);
     int rc = ss_tls_conn_shutdown(c);
     if (rc < 0)
         return rc;

@@ -43,6 +43,4 @@ int ss__tls_new_session(SSL *ssl, SSL_SESSION *sess);
 /* The socket BIO of a context (tls_conn.c). */
 BIO_METHOD *ss__tls_bio_method_new(void);
 
-double ss__tls_now(void);
-
 #endif
