@@ -33,6 +33,7 @@ const ftpd_command ftpd_commands[] = {
     {"HELP", PRE, FTPD_ARG_OPTIONAL, ftpd_cmd_help, "HELP [command]"},
     {"LIST", POST, FTPD_ARG_OPTIONAL, ftpd_cmd_list, "LIST [-a] [path]"},
     {"MDTM", POST, FTPD_ARG_REQUIRED, ftpd_cmd_mdtm, "MDTM <path>"},
+    {"MFMT", POST, FTPD_ARG_REQUIRED, ftpd_cmd_mfmt, "MFMT <YYYYMMDDHHMMSS> <path>"},
     {"MIC", PRE, FTPD_ARG_OPTIONAL, NULL, "MIC (not implemented)"},
     {"MKD", POST, FTPD_ARG_REQUIRED, ftpd_cmd_mkd, "MKD <path>"},
     {"MLSD", POST, FTPD_ARG_OPTIONAL, ftpd_cmd_mlsd, "MLSD [path]"},

@@ -88,6 +88,7 @@ int ftpd_cmd_rest(ftpd_session *s, const char *arg, size_t len);
 int ftpd_cmd_rang(ftpd_session *s, const char *arg, size_t len);
 int ftpd_cmd_size(ftpd_session *s, const char *arg, size_t len);
 int ftpd_cmd_mdtm(ftpd_session *s, const char *arg, size_t len);
+int ftpd_cmd_mfmt(ftpd_session *s, const char *arg, size_t len);
 int ftpd_cmd_mlst(ftpd_session *s, const char *arg, size_t len);
 int ftpd_cmd_stat(ftpd_session *s, const char *arg, size_t len);
 int ftpd_cmd_site(ftpd_session *s, const char *arg, size_t len);

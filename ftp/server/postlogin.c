@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -236,6 +237,76 @@ int ftpd_cmd_mdtm(ftpd_session *s, const char *arg, size_t len)
     if (ftpd_list_mdtm(st.st_mtime, t, sizeof t) < 0)
         return ftpd_session_reply(s, 451, "Cannot format the time.");
     return ftpd_session_reply(s, 213, "%s", t);
+}
+
+/* An RFC 3659 time-val, "YYYYMMDDHHMMSS[.sss]" in UTC, at the start of
+ * arg; *used gets its length.  Fields out of range (month 13, 30 February,
+ * hour 24) are refused: timegm would quietly roll them over.  Leap seconds
+ * are refused as well, as no file system stores them.  0 or -EINVAL. */
+static int parse_time_val(const char *arg, size_t len, struct timespec *ts,
+                          size_t *used)
+{
+    if (len < 14)
+        return -EINVAL;
+    int v[6], widths[6] = {4, 2, 2, 2, 2, 2};
+    size_t i = 0;
+    for (int f = 0; f < 6; f++) {
+        v[f] = 0;
+        for (int k = 0; k < widths[f]; k++, i++) {
+            if (!isdigit((unsigned char)arg[i]))
+                return -EINVAL;
+            v[f] = v[f] * 10 + (arg[i] - '0');
+        }
+    }
+    long nsec = 0;
+    if (i < len && arg[i] == '.') {
+        long scale = 100000000;
+        i++;
+        size_t start = i;
+        while (i < len && isdigit((unsigned char)arg[i]) && i - start < 9) {
+            nsec += (arg[i] - '0') * scale;
+            scale /= 10;
+            i++;
+        }
+        if (i == start)
+            return -EINVAL;
+    }
+    struct tm tm = {.tm_year = v[0] - 1900, .tm_mon = v[1] - 1, .tm_mday = v[2],
+                    .tm_hour = v[3], .tm_min = v[4], .tm_sec = v[5]};
+    if (v[0] < 1900 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[3] > 23 ||
+        v[4] > 59 || v[5] > 59)
+        return -EINVAL;
+    time_t t = timegm(&tm);
+    if (tm.tm_mday != v[2] || tm.tm_mon != v[1] - 1) /* 31 April rolled over */
+        return -EINVAL;
+    ts->tv_sec = t;
+    ts->tv_nsec = nsec;
+    *used = i;
+    return 0;
+}
+
+/* MFMT time path (draft-somers-ftp-mfxx): the file's modification time
+ * becomes time, and the reply shows the time the file now has. */
+int ftpd_cmd_mfmt(ftpd_session *s, const char *arg, size_t len)
+{
+    struct timespec ts;
+    size_t used;
+    if (parse_time_val(arg, len, &ts, &used) < 0 || used >= len ||
+        arg[used] != ' ' || used + 1 == len)
+        return ftpd_session_reply(s, 501, "Syntax error: MFMT YYYYMMDDHHMMSS "
+                                  "path (UTC).");
+    const char *path = arg + used + 1;
+    size_t plen = len - used - 1;
+    struct stat st;
+    int rc = ftpd_vfs_set_mtime(&s->vfs, path, plen, &ts, &st);
+    if (rc == -EISDIR)
+        return ftpd_session_reply(s, 550, "%s: not a regular file.", path);
+    if (rc < 0)
+        return ftpd_session_reply_errno(s, rc, path);
+    char t[32];
+    if (ftpd_list_mdtm(st.st_mtime, t, sizeof t) < 0)
+        return ftpd_session_reply(s, 451, "Cannot format the time.");
+    return ftpd_session_reply(s, 213, "Modify=%s; %s", t, path);
 }
 
 static void strip_crlf(char *line)

@@ -240,6 +240,7 @@ int ftpd_cmd_feat(ftpd_session *s, const char *arg, size_t len)
     ftpd_reply_line(&r, "EPSV");
     ftpd_reply_line(&r, "%s", hash);
     ftpd_reply_line(&r, "MDTM");
+    ftpd_reply_line(&r, "MFMT");
     ftpd_reply_line(&r, "MLST %s", facts);
     ftpd_reply_line(&r, "PASV");
     ftpd_reply_line(&r, "RANG STREAM");

@@ -636,6 +636,20 @@ int ftpd_vfs_open_read(const ftpd_vfs *vfs, const char *path, size_t path_len,
     return fd;
 }
 
+int ftpd_vfs_set_mtime(const ftpd_vfs *vfs, const char *path, size_t path_len,
+                       const struct timespec *mtime, struct stat *st)
+{
+    int fd = ftpd_vfs_open_read(vfs, path, path_len, NULL);
+    if (fd < 0)
+        return fd;
+    const struct timespec times[2] = {{.tv_nsec = UTIME_OMIT}, *mtime};
+    int rc = futimens(fd, times) < 0 ? -errno : 0;
+    if (rc == 0 && st && fstat(fd, st) < 0)
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
 int ftpd_vfs_open_write(const ftpd_vfs *vfs, const char *path, size_t path_len,
                         enum ftpd_vfs_wmode mode, off_t offset,
                         ftpd_vfs_wopen *info)

@@ -89,6 +89,14 @@ int ftpd_vfs_stat(const ftpd_vfs *vfs, const char *path, size_t path_len,
 int ftpd_vfs_open_read(const ftpd_vfs *vfs, const char *path, size_t path_len,
                        struct stat *st);
 
+/* MFMT: sets the modification time of the regular file path names
+ * (following a final symlink that stays inside, as stat does) through a
+ * descriptor of the resolved file, never through a path; the access time is
+ * left alone.  Fills *st (may be NULL) with the file's state afterwards.
+ * 0 or -errno (-EISDIR for a directory, -EACCES for other non-files). */
+int ftpd_vfs_set_mtime(const ftpd_vfs *vfs, const char *path, size_t path_len,
+                       const struct timespec *mtime, struct stat *st);
+
 enum ftpd_vfs_wmode {
     FTPD_VFS_W_TRUNC,   /* STOR: create or truncate to 0 */
     FTPD_VFS_W_APPEND,  /* APPE: create or write at the end (O_APPEND) */

@@ -58,6 +58,25 @@ def main():
     ftp.retrlines("LIST", lines.append)
     assert any(line.endswith(" data.bin") for line in lines), lines
 
+    # MFMT (draft-somers-ftp-mfxx), what a mirroring client sends after an
+    # upload; MDTM, MLST and MLSD then show the time that was set.
+    assert " MFMT" in ftp.sendcmd("FEAT")
+    resp = ftp.sendcmd("MFMT 20210304050607 data.bin")
+    assert resp == "213 Modify=20210304050607; data.bin", resp
+    assert ftp.sendcmd("MDTM data.bin") == "213 20210304050607"
+    assert "modify=20210304050607;" in ftp.sendcmd("MLST data.bin")
+    assert dict(ftp.mlsd())["data.bin"]["modify"] == "20210304050607"
+    mtime = os.stat(os.path.join(home, "py", "data.bin")).st_mtime
+    assert int(mtime) == 1614834367, mtime
+    for bad, code in (("MFMT 20211304050607 data.bin", "501"),
+                      ("MFMT 20210304050607 missing.bin", "550"),
+                      ("MFMT 20210304050607 /", "550")):
+        try:
+            ftp.sendcmd(bad)
+            raise AssertionError(bad + " accepted")
+        except ftplib.error_perm as e:
+            assert str(e).startswith(code), (bad, e)
+
     ftp.rename("half.bin", "whole.bin")
     assert "whole.bin" in ftp.nlst()
     ftp.delete("whole.bin")

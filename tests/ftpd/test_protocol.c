@@ -98,7 +98,7 @@ Test(protocol, feat_help_opts)
     cr_expect_eq(ftc_cmd(&c, "FEAT"), 211);
     const char *want[] = {"\r\n EPSV\r\n", "\r\n MLST type*;size*;", "\r\n SIZE\r\n",
                           "\r\n REST STREAM\r\n", "\r\n UTF8\r\n", "\r\n HASH SHA-256*",
-                          "\r\n XSHA256", "\r\n XCRC", "\r\n MDTM\r\n", "211 End"};
+                          "\r\n XSHA256", "\r\n XCRC", "\r\n MDTM\r\n", "\r\n MFMT\r\n", "211 End"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         cr_expect(strstr(c.reply, want[i]), "FEAT lacks %s: %s", want[i], c.reply);
     cr_expect(!strncmp(c.reply, "211-", 4));
@@ -198,6 +198,62 @@ Test(protocol, type_mode_stru_allo_rest)
     cr_expect_eq(ftc_cmd(&c, "REST -1"), 501);
     cr_expect_eq(ftc_cmd(&c, "REST abc"), 501);
     cr_expect_eq(ftc_cmd(&c, "ABOR"), 225, "no transfer");
+    ftc_close(&c);
+}
+
+Test(protocol, mfmt_sets_the_time_that_mdtm_mlst_and_mlsd_show)
+{
+    ftc c;
+    ftc_open(&c, &srv);
+    ftc_login(&c, "alice", "secret");
+    cr_assert_eq(ftc_cmd(&c, "MKD m"), 257);
+    cr_assert_eq(ftc_put(&c, "STOR m/f 1", "12345", 5), 226);
+    cr_expect_eq(ftc_cmd(&c, "MFMT 20200229123456 m/f 1"), 213, "%s", c.reply);
+    cr_expect_str_eq(c.reply, "213 Modify=20200229123456; m/f 1\r\n");
+    cr_expect_eq(ftc_cmd(&c, "MDTM m/f 1"), 213);
+    cr_expect_str_eq(c.reply, "213 20200229123456\r\n");
+    cr_expect_eq(ftc_cmd(&c, "MLST /m/f 1"), 250);
+    cr_expect(strstr(c.reply, "modify=20200229123456;"), "%s", c.reply);
+    char *out;
+    size_t n;
+    cr_expect_eq(ftc_get(&c, "MLSD m", &out, &n), 226);
+    out = realloc(out, n + 1);
+    out[n] = '\0';
+    cr_expect(strstr(out, "modify=20200229123456;"), "%s", out);
+    free(out);
+    struct stat st;
+    cr_assert_eq(stat(ftx_home_path(&srv, "alice", "m/f 1"), &st), 0);
+    cr_expect_eq(st.st_mtime, 1582979696, "the file on disk has the time");
+    /* A fraction of a second is allowed (RFC 3659 time-val). */
+    cr_expect_eq(ftc_cmd(&c, "MFMT 19991231235959.5 m/f 1"), 213, "%s", c.reply);
+    cr_expect(strstr(c.reply, "Modify=19991231235959;"), "%s", c.reply);
+
+    /* bad times: 501, and the file keeps its time */
+    const char *bad[] = {"MFMT 2020022912345 m/f 1", "MFMT 20201301000000 m/f 1",
+                         "MFMT 20210229000000 m/f 1", "MFMT 20200101240000 m/f 1",
+                         "MFMT 20200101000060 m/f 1", "MFMT 2020010100000x m/f 1",
+                         "MFMT 20200101000000", "MFMT 20200101000000.x m/f 1",
+                         "MFMT x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_expect_eq(ftc_cmd(&c, "%s", bad[i]), 501, "%s: %s", bad[i], c.reply);
+    cr_expect_eq(ftc_cmd(&c, "MDTM m/f 1"), 213);
+    cr_expect_str_eq(c.reply, "213 19991231235959\r\n");
+    /* a missing file, a directory, nothing outside the home */
+    cr_expect_eq(ftc_cmd(&c, "MFMT 20200101000000 m/none"), 550);
+    cr_expect_eq(ftc_cmd(&c, "MFMT 20200101000000 m"), 550);
+    char outside[1200];
+    snprintf(outside, sizeof outside, "%s/outside.txt", srv.dir);
+    ftx_write_file(outside, "x", 1);
+    struct stat before;
+    cr_assert_eq(stat(outside, &before), 0);
+    cr_assert_eq(symlink(outside, ftx_home_path(&srv, "alice", "m/link")), 0);
+    cr_expect_eq(ftc_cmd(&c, "MFMT 20000101000000 m/link"), 550, "%s", c.reply);
+    cr_expect_eq(ftc_cmd(&c, "MFMT 20000101000000 ../../outside.txt"), 550);
+    cr_assert_eq(stat(outside, &st), 0);
+    cr_expect_eq(st.st_mtime, before.st_mtime, "the file outside kept its time");
+    ftc_close(&c);
+    ftc_open(&c, &srv);
+    cr_expect_eq(ftc_cmd(&c, "MFMT 20200101000000 m/f 1"), 530, "needs login");
     ftc_close(&c);
 }
 
