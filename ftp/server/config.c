@@ -277,6 +277,14 @@ int ftpd_config_set(ftpd_config *c, const char *key, const char *v,
         if (ftpd_config_parse_size(v, &c->hash_max_size) < 0)
             return fail(err, cap, where,
                         "hash_max_size must be a size (0: no limit)");
+    } else if (!strcmp(key, "max_upload_rate")) {
+        if (ftpd_config_parse_size(v, &c->max_upload_rate) < 0)
+            return fail(err, cap, where,
+                        "max_upload_rate must be a size per second (0: no limit)");
+    } else if (!strcmp(key, "max_download_rate")) {
+        if (ftpd_config_parse_size(v, &c->max_download_rate) < 0)
+            return fail(err, cap, where,
+                        "max_download_rate must be a size per second (0: no limit)");
     } else if (!strcmp(key, "demo_quota")) {
         if (ftpd_config_parse_size(v, &c->demo_quota) < 0)
             return fail(err, cap, where, "demo_quota must be a size");

@@ -46,6 +46,9 @@ typedef struct ftpd_config {
     double login_fail_delay;      /* s; doubles with every failure */
     uint64_t hash_max_size;       /* largest range HASH/X* digest; 0: none */
     uint64_t demo_quota;          /* the first-run `demo` user's quota */
+    uint64_t max_upload_rate;     /* bytes/s per user, for users without
+                                     their own; 0: no limit */
+    uint64_t max_download_rate;
 
     /* FTPS (RFC 4217) */
     bool tls;                     /* AUTH TLS offered (and implicit allowed) */

@@ -120,6 +120,9 @@ static void usage(FILE *f)
             "usage: " PROG " [options]\n"
             "       " PROG " [--data-dir DIR | --config FILE] user add NAME "
             "--home DIR [--quota SIZE]\n"
+            "                [--upload-rate RATE] [--download-rate RATE]\n"
+            "       " PROG " [...] user mod NAME [--quota SIZE] [--upload-rate RATE]\n"
+            "                [--download-rate RATE]\n"
             "       " PROG " [...] user passwd NAME | user del NAME | user list\n"
             "options:\n"
             "  --config FILE        read key = value settings (doc/ftpd.md)\n"
@@ -596,6 +599,11 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": quota table: %s\n", strerror(-rc));
         return 1;
     }
+    /* Each slot in use has a live session: max_sessions slots always do. */
+    if ((rc = ftpd_rate_table_create(&ctx->rate, c->max_sessions)) < 0) {
+        fprintf(stderr, PROG ": rate table: %s\n", strerror(-rc));
+        return 1;
+    }
     if ((rc = start_servers(&a)) != 0)
         return rc;
     if (first_run(&a) < 0)
@@ -641,6 +649,7 @@ int main(int argc, char **argv)
 
     ftpd_users_close(&ctx->users);
     ftpd_quota_table_destroy(ctx->quota);
+    ftpd_rate_table_destroy(ctx->rate);
     ftpd_connlimit_destroy(ctx->limits);
     ftpd_guard_destroy(ctx->guard);
     if (ctx->tls_on)

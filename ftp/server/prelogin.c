@@ -104,6 +104,15 @@ static int login_failed(ftpd_session *s, const char *why, bool counted)
     return ftpd_session_reply(s, 530, "Login incorrect.");
 }
 
+/* A user's own rate (bytes/s) wins over the server's default; "unlimited"
+ * in the users file lifts the default.  0: no limit. */
+static uint64_t effective_rate(uint64_t user, uint64_t server_default)
+{
+    if (user == FTPD_QUOTA_UNLIMITED)
+        return 0;
+    return user ? user : server_default;
+}
+
 int ftpd_cmd_pass(ftpd_session *s, const char *arg, size_t len)
 {
     ftpd_ctx *ctx = s->ctx;
@@ -160,6 +169,13 @@ int ftpd_cmd_pass(ftpd_session *s, const char *arg, size_t len)
         return ftpd_session_reply(s, 421, "Service not available, try later.");
     }
     s->quota_limit = u.quota;
+    rc = ftpd_rate_attach(ctx->rate, s->user,
+                          effective_rate(u.rate_up, ctx->cfg.max_upload_rate),
+                          effective_rate(u.rate_down, ctx->cfg.max_download_rate),
+                          &s->rate);
+    if (rc < 0) /* cannot happen with max_sessions slots; log, never block */
+        ftpd_log(&ctx->log, "login user=%s: rate limit: %s", s->user,
+                 strerror(-rc));
     explicit_bzero(&u, sizeof u);
     s->logged_in = true;
     s->failures = 0;

@@ -405,6 +405,7 @@ static int session_setup(ss_handler *h, ss_error *err)
     }
     s->vfs.root_fd = -1;
     s->quota.slot = -1;
+    s->rate.slot = -1;
     s->hash_algo = FTPD_DIGEST_SHA256;
     s->mlst_facts = 0x1fu; /* FTPD_MLST_DEFAULT */
     ftpd_datachan_init(&s->dc, s->ctx->limits);
@@ -452,6 +453,7 @@ static int session_finish(ss_handler *h, ss_error *err)
     ftpd_session *s = S(h);
     ftpd_datachan_reset(&s->dc);
     ftpd_quota_detach(&s->quota);
+    ftpd_rate_detach(&s->rate);
     if (s->user_counted)
         ftpd_connlimit_user_release(s->ctx->limits, s->user);
     s->user_counted = false;

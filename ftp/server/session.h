@@ -38,6 +38,7 @@
 #include "digest.h"
 #include "guard.h"
 #include "quota.h"
+#include "ratelimit.h"
 #include "users.h"
 #include "vfs.h"
 #include "xferlog.h"
@@ -50,6 +51,7 @@ typedef struct ftpd_ctx {
     ftpd_logger log;
     ftpd_users users;
     ftpd_quota_table *quota;
+    ftpd_rate_table *rate;  /* per-user rate limits (ratelimit.h) */
     ftpd_connlimit *limits;
     ftpd_guard *guard;      /* failed logins and bans (guard.h) */
     ss_tls_context tls;     /* the server's TLS context when tls_on */
@@ -92,6 +94,7 @@ struct ftpd_session {
     ftpd_vfs vfs;
     ftpd_quota quota;
     uint64_t quota_limit;
+    ftpd_rate rate;       /* the user's shared buckets, when limited */
 
     /* protocol state */
     bool ascii;           /* TYPE A */

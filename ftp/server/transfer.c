@@ -12,6 +12,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -74,6 +75,21 @@ static enum outcome check_control(xfer *x)
     return XF_OK;
 }
 
+/* The control connection polled readable (revents) during a transfer:
+ * serves it.  XF_OK to go on, or why to stop. */
+static enum outcome control_event(xfer *x, short revents)
+{
+    ftpd_session *s = x->s;
+    if ((revents & POLLPRI) && !(revents & POLLIN)) {
+        /* Urgent data without SO_OOBINLINE taking effect: fetch the
+         * out-of-band byte so poll stops reporting it. */
+        char oob;
+        recv(ftpd_session_fd(s), &oob, 1, MSG_OOB | MSG_DONTWAIT);
+        return XF_OK;
+    }
+    return check_control(x);
+}
+
 /* Waits until the data socket has ev, handling control input meanwhile.
  * XF_OK when the data socket is ready. */
 static enum outcome wait_data(xfer *x, short ev)
@@ -100,20 +116,46 @@ static enum outcome wait_data(xfer *x, short ev)
             return XF_DATA_ERR;
         }
         if (p[1].revents & (POLLIN | POLLPRI | POLLHUP | POLLERR)) {
-            if ((p[1].revents & POLLPRI) && !(p[1].revents & POLLIN)) {
-                /* Urgent data without SO_OOBINLINE taking effect: fetch the
-                 * out-of-band byte so poll stops reporting it. */
-                char oob;
-                recv(ftpd_session_fd(s), &oob, 1, MSG_OOB | MSG_DONTWAIT);
-            } else {
-                enum outcome o = check_control(x);
-                if (o != XF_OK)
-                    return o;
-            }
+            enum outcome o = control_event(x, p[1].revents);
+            if (o != XF_OK)
+                return o;
             deadline = ftpd_now() + s->ctx->cfg.data_timeout;
         }
         if (p[0].revents)
             return XF_OK;
+    }
+}
+
+/* A rate-limited transfer (ratelimit.h) just moved n bytes in direction d:
+ * charges them to the user's bucket and sleeps until they are paid for.
+ * The sleep is a poll on the control connection alone, so ABOR and STAT
+ * are answered while the transfer waits.  XF_OK or why to stop. */
+static enum outcome pace(xfer *x, enum ftpd_rate_dir d, uint64_t n)
+{
+    ftpd_session *s = x->s;
+    int64_t due = ftpd_rate_charge(&s->rate, d, n);
+    for (;;) {
+        if (ftpd_session_pending(s) > 0) {
+            enum outcome o = check_control(x);
+            if (o != XF_OK)
+                return o;
+        }
+        int64_t left = due - ftpd_rate_now();
+        if (left <= 0)
+            return XF_OK;
+        struct timespec ts = {.tv_sec = left / 1000000000,
+                              .tv_nsec = left % 1000000000};
+        struct pollfd p = {.fd = ftpd_session_fd(s), .events = POLLIN | POLLPRI};
+        int k = ppoll(&p, 1, &ts, NULL);
+        if (k < 0 && errno != EINTR) {
+            x->err = -errno;
+            return XF_DATA_ERR;
+        }
+        if (k > 0) {
+            enum outcome o = control_event(x, p.revents);
+            if (o != XF_OK)
+                return o;
+        }
     }
 }
 
@@ -250,10 +292,14 @@ static int finish(xfer *x, enum outcome o, const char *ok_text)
 static enum outcome send_binary(xfer *x, int fd, off_t off, off_t end)
 {
     ftpd_session *s = x->s;
+    bool limited = ftpd_rate_limit(&s->rate, FTPD_RATE_DOWN) != 0;
     if (s->dc.plain_io) {
+        size_t chunk = limited ? ftpd_rate_chunk(&s->rate, FTPD_RATE_DOWN,
+                                                 SENDFILE_CHUNK)
+                               : SENDFILE_CHUNK;
         while (off < end) {
-            size_t want = (size_t)(end - off) < SENDFILE_CHUNK
-                              ? (size_t)(end - off) : SENDFILE_CHUNK;
+            size_t want = (size_t)(end - off) < chunk ? (size_t)(end - off)
+                                                      : chunk;
             ssize_t n = sendfile(s->dc.fd, fd, &off, want);
             if (n < 0 && errno == EINTR)
                 continue;
@@ -273,6 +319,12 @@ static enum outcome send_binary(xfer *x, int fd, off_t off, off_t end)
                 break;
             x->bytes += (uint64_t)n;
             s->xfer_bytes = x->bytes;
+            if (limited) {
+                enum outcome o = pace(x, FTPD_RATE_DOWN, (uint64_t)n);
+                if (o != XF_OK)
+                    return o;
+                continue;
+            }
             /* Between chunks, a waiting ABOR is seen without a full poll. */
             struct pollfd p = {.fd = ftpd_session_fd(s), .events = POLLIN | POLLPRI};
             if (ftpd_session_pending(s) > 0 || poll(&p, 1, 0) > 0) {
@@ -289,8 +341,10 @@ static enum outcome send_binary(xfer *x, int fd, off_t off, off_t end)
         return XF_FILE_ERR;
     }
     enum outcome o = XF_OK;
+    size_t chunk = limited ? ftpd_rate_chunk(&s->rate, FTPD_RATE_DOWN, CHUNK)
+                           : CHUNK;
     while (off < end && o == XF_OK) {
-        size_t want = (size_t)(end - off) < CHUNK ? (size_t)(end - off) : CHUNK;
+        size_t want = (size_t)(end - off) < chunk ? (size_t)(end - off) : chunk;
         ssize_t n = pread(fd, buf, want, off);
         if (n < 0 && errno == EINTR)
             continue;
@@ -303,6 +357,8 @@ static enum outcome send_binary(xfer *x, int fd, off_t off, off_t end)
             break;
         off += n;
         o = send_all(x, buf, (size_t)n);
+        if (limited && o == XF_OK)
+            o = pace(x, FTPD_RATE_DOWN, (uint64_t)n);
     }
     free(buf);
     return o;
@@ -311,6 +367,9 @@ static enum outcome send_binary(xfer *x, int fd, off_t off, off_t end)
 /* TYPE A: the file's LF line ends go out as CRLF. */
 static enum outcome send_ascii(xfer *x, int fd, off_t off, off_t end)
 {
+    ftpd_rate *rate = &x->s->rate;
+    bool limited = ftpd_rate_limit(rate, FTPD_RATE_DOWN) != 0;
+    size_t chunk = limited ? ftpd_rate_chunk(rate, FTPD_RATE_DOWN, CHUNK) : CHUNK;
     char *in = malloc(CHUNK), *out = malloc(2 * CHUNK);
     enum outcome o = XF_OK;
     if (!in || !out) {
@@ -318,7 +377,7 @@ static enum outcome send_ascii(xfer *x, int fd, off_t off, off_t end)
         o = XF_FILE_ERR;
     }
     while (o == XF_OK && off < end) {
-        size_t want = (size_t)(end - off) < CHUNK ? (size_t)(end - off) : CHUNK;
+        size_t want = (size_t)(end - off) < chunk ? (size_t)(end - off) : chunk;
         ssize_t n = pread(fd, in, want, off);
         if (n < 0 && errno == EINTR)
             continue;
@@ -337,6 +396,8 @@ static enum outcome send_ascii(xfer *x, int fd, off_t off, off_t end)
         }
         off += n;
         o = send_all(x, out, m);
+        if (limited && o == XF_OK)
+            o = pace(x, FTPD_RATE_DOWN, m);
     }
     free(in);
     free(out);
@@ -448,9 +509,12 @@ static enum outcome receive(xfer *x, writer *w)
         return XF_FILE_ERR;
     }
     bool cr_pending = false; /* TYPE A: a CR ended the previous chunk */
+    bool limited = ftpd_rate_limit(&s->rate, FTPD_RATE_UP) != 0;
+    size_t chunk = limited ? ftpd_rate_chunk(&s->rate, FTPD_RATE_UP, CHUNK)
+                           : CHUNK;
     enum outcome o = XF_OK;
     for (;;) {
-        ssize_t n = s->dc.io->recv(s->dc.io, buf, CHUNK);
+        ssize_t n = s->dc.io->recv(s->dc.io, buf, chunk);
         if (n == -EAGAIN || n == -EWOULDBLOCK) {
             o = wait_data(x, POLLIN);
             if (o != XF_OK)
@@ -491,6 +555,11 @@ static enum outcome receive(xfer *x, writer *w)
         }
         if (o != XF_OK)
             break;
+        if (limited) {
+            if ((o = pace(x, FTPD_RATE_UP, (uint64_t)n)) != XF_OK)
+                break;
+            continue;
+        }
         struct pollfd p = {.fd = ftpd_session_fd(s), .events = POLLIN | POLLPRI};
         if (ftpd_session_pending(s) > 0 || poll(&p, 1, 0) > 0) {
             o = check_control(x);

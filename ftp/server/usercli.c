@@ -24,11 +24,16 @@
 static void usage(void)
 {
     fputs("usage: sockserv-ftpd user add NAME --home DIR [--quota SIZE]\n"
+          "                [--upload-rate RATE] [--download-rate RATE]\n"
+          "       sockserv-ftpd user mod NAME [--quota SIZE] [--upload-rate RATE]\n"
+          "                [--download-rate RATE]\n"
           "       sockserv-ftpd user passwd NAME\n"
           "       sockserv-ftpd user del NAME\n"
           "       sockserv-ftpd user list\n"
-          "SIZE is bytes or 500K, 100M, 1G, ... or unlimited; the password is read\n"
-          "from stdin when it is not a terminal, else prompted for twice.\n",
+          "SIZE is bytes or 500K, 100M, 1G, ... or unlimited; RATE is bytes per\n"
+          "second in the same form, or 'default' for the server's default.  The\n"
+          "password is read from stdin when it is not a terminal, else prompted\n"
+          "for twice.\n",
           stderr);
 }
 
@@ -167,11 +172,57 @@ static int find_user(const char *users_path, const char *name, ftpd_user *out)
     return rc;
 }
 
+/* A --upload-rate/--download-rate value: bytes/s, "unlimited", or
+ * "default" (0: the server's default).  0 or -1 after printing why. */
+static int parse_rate(const char *cmd, const char *flag, const char *v,
+                      uint64_t *out)
+{
+    if (strcmp(v, "default") == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (ftpd_size_parse(v, out) < 0) {
+        fprintf(stderr, "user %s: bad %s '%s' (bytes/s, or 500K, 10M, unlimited, "
+                "default)\n", cmd, flag, v);
+        return -1;
+    }
+    return 0;
+}
+
+/* Matches "--flag VALUE" or "--flag=VALUE" at argv[*i]; *v gets the value. */
+static bool flag_value(int argc, char **argv, int *i, const char *flag,
+                       const char **v)
+{
+    size_t n = strlen(flag);
+    const char *a = argv[*i];
+    if (strcmp(a, flag) == 0 && *i + 1 < argc) {
+        *v = argv[++*i];
+        return true;
+    }
+    if (strncmp(a, flag, n) == 0 && a[n] == '=') {
+        *v = a + n + 1;
+        return true;
+    }
+    return false;
+}
+
+static void format_rate(uint64_t v, char *out, size_t cap)
+{
+    if (v == 0)
+        snprintf(out, cap, "default");
+    else
+        ftpd_size_format(v, out, cap);
+}
+
 static int cmd_add(int argc, char **argv, const char *users_path)
 {
     const char *name = NULL, *home = NULL, *quota = DEFAULT_QUOTA;
+    const char *up = "default", *down = "default";
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
+        if (flag_value(argc, argv, &i, "--upload-rate", &up) ||
+            flag_value(argc, argv, &i, "--download-rate", &down))
+            continue;
         if (strcmp(a, "--home") == 0 && i + 1 < argc)
             home = argv[++i];
         else if (strncmp(a, "--home=", 7) == 0)
@@ -204,6 +255,9 @@ static int cmd_add(int argc, char **argv, const char *users_path)
         fprintf(stderr, "user add: bad quota '%s' (bytes, or 500K, 100M, 1G, unlimited)\n", quota);
         return 2;
     }
+    if (parse_rate("add", "--upload-rate", up, &u.rate_up) < 0 ||
+        parse_rate("add", "--download-rate", down, &u.rate_down) < 0)
+        return 2;
     int k = find_user(users_path, name, NULL);
     if (k < 0)
         return 1;
@@ -235,9 +289,57 @@ static int cmd_add(int argc, char **argv, const char *users_path)
         fprintf(stderr, "user add: %s\n", err);
         return 1;
     }
-    char q[32];
+    char q[32], ur[32], dr[32];
     ftpd_size_format(u.quota, q, sizeof q);
-    printf("user %s added (home %s, quota %s)\n", u.name, u.home, q);
+    format_rate(u.rate_up, ur, sizeof ur);
+    format_rate(u.rate_down, dr, sizeof dr);
+    printf("user %s added (home %s, quota %s, upload rate %s, download rate %s)\n",
+           u.name, u.home, q, ur, dr);
+    return 0;
+}
+
+static int cmd_mod(int argc, char **argv, const char *users_path)
+{
+    const char *name = NULL, *v;
+    ftpd_user_mod m;
+    memset(&m, 0, sizeof m);
+    for (int i = 2; i < argc; i++) {
+        if (flag_value(argc, argv, &i, "--quota", &v)) {
+            if (ftpd_size_parse(v, &m.quota) < 0) {
+                fprintf(stderr, "user mod: bad quota '%s' (bytes, or 500K, "
+                        "100M, 1G, unlimited)\n", v);
+                return 2;
+            }
+            m.set_quota = true;
+        } else if (flag_value(argc, argv, &i, "--upload-rate", &v)) {
+            if (parse_rate("mod", "--upload-rate", v, &m.rate_up) < 0)
+                return 2;
+            m.set_rate_up = true;
+        } else if (flag_value(argc, argv, &i, "--download-rate", &v)) {
+            if (parse_rate("mod", "--download-rate", v, &m.rate_down) < 0)
+                return 2;
+            m.set_rate_down = true;
+        } else if (argv[i][0] != '-' && !name) {
+            name = argv[i];
+        } else {
+            fprintf(stderr, "user mod: unexpected argument '%s'\n", argv[i]);
+            usage();
+            return 2;
+        }
+    }
+    if (!name || !(m.set_quota || m.set_rate_up || m.set_rate_down)) {
+        fputs("user mod: NAME and at least one of --quota, --upload-rate, "
+              "--download-rate are required\n", stderr);
+        usage();
+        return 2;
+    }
+    char err[512];
+    int rc = ftpd_users_file_mod(users_path, name, &m, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "user mod: %s\n", err);
+        return rc == -EINVAL ? 2 : 1;
+    }
+    printf("user %s changed\n", name);
     return 0;
 }
 
@@ -298,9 +400,10 @@ static int cmd_list(int argc, char **argv, const char *users_path)
         fprintf(stderr, "user list: %s\n", err);
         return 1;
     }
-    printf("%-20s %12s %14s  %s\n", "NAME", "QUOTA", "USED", "HOME");
+    printf("%-20s %12s %14s %10s %10s  %s\n", "NAME", "QUOTA", "USED", "UP/S",
+           "DOWN/S", "HOME");
     for (size_t i = 0; i < n; i++) {
-        char home[FTPD_USER_HOME_MAX], q[32], used[32];
+        char home[FTPD_USER_HOME_MAX], q[32], used[32], ur[32], dr[32];
         if (ftpd_user_home_resolve(users_path, v[i].home, home, sizeof home) < 0)
             snprintf(home, sizeof home, "%s", v[i].home);
         ftpd_size_format(v[i].quota, q, sizeof q);
@@ -309,7 +412,10 @@ static int cmd_list(int argc, char **argv, const char *users_path)
             snprintf(used, sizeof used, "%" PRIu64, bytes);
         else
             snprintf(used, sizeof used, "-");
-        printf("%-20s %12s %14s  %s\n", v[i].name, q, used, home);
+        format_rate(v[i].rate_up, ur, sizeof ur);
+        format_rate(v[i].rate_down, dr, sizeof dr);
+        printf("%-20s %12s %14s %10s %10s  %s\n", v[i].name, q, used, ur, dr,
+               home);
     }
     free(v);
     return 0;
@@ -325,6 +431,8 @@ int ftpd_usercli_main_file(int argc, char **argv, const char *users_path)
     int rc;
     if (strcmp(sub, "add") == 0)
         rc = cmd_add(argc, argv, users_path);
+    else if (strcmp(sub, "mod") == 0)
+        rc = cmd_mod(argc, argv, users_path);
     else if (strcmp(sub, "passwd") == 0)
         rc = cmd_passwd(argc, argv, users_path);
     else if (strcmp(sub, "del") == 0)

@@ -242,12 +242,13 @@ static int parse_line(char *line, ftpd_user *u, char *err, size_t cap)
         p++;
     if (*p == '\0' || *p == '#')
         return 0;
-    char *f[4];
+    char *f[6];
     int nf = 0;
     char *s = line;
     for (;;) {
-        if (nf == 4) {
-            set_err(err, cap, "too many fields (expected name:hash:home:quota)");
+        if (nf == 6) {
+            set_err(err, cap, "too many fields (expected "
+                    "name:hash:home:quota[:upload_rate:download_rate])");
             return -EINVAL;
         }
         f[nf++] = s;
@@ -257,8 +258,9 @@ static int parse_line(char *line, ftpd_user *u, char *err, size_t cap)
         *c = '\0';
         s = c + 1;
     }
-    if (nf != 4) {
-        set_err(err, cap, "expected name:hash:home:quota, found %d field%s", nf,
+    if (nf != 4 && nf != 6) {
+        set_err(err, cap, "expected name:hash:home:quota[:upload_rate:download_rate], "
+                "found %d field%s", nf,
                 nf == 1 ? "" : "s");
         return -EINVAL;
     }
@@ -280,11 +282,22 @@ static int parse_line(char *line, ftpd_user *u, char *err, size_t cap)
                 f[0], f[3]);
         return -EINVAL;
     }
+    uint64_t rate[2] = {0, 0};
+    for (int i = 0; i < 2 && nf == 6; i++) {
+        if (f[4 + i][0] && ftpd_size_parse(f[4 + i], &rate[i]) < 0) {
+            set_err(err, cap, "user %s: %s: bad rate '%.40s' (bytes/s, or 500K, "
+                    "10M, unlimited; empty: the server's default)", f[0],
+                    i ? "download_rate" : "upload_rate", f[4 + i]);
+            return -EINVAL;
+        }
+    }
     memset(u, 0, sizeof *u);
     strcpy(u->name, f[0]);
     strcpy(u->hash, f[1]);
     strcpy(u->home, f[2]);
     u->quota = q;
+    u->rate_up = rate[0];
+    u->rate_down = rate[1];
     return 1;
 }
 
@@ -584,24 +597,42 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+/* A rate field: "" for the server's default. */
+static int format_rate(uint64_t v, char *out, size_t cap)
+{
+    if (v == 0) {
+        out[0] = '\0';
+        return 0;
+    }
+    return ftpd_size_format(v, out, cap);
+}
+
 static int format_user(const ftpd_user *u, char *line, size_t cap)
 {
-    char q[32];
-    if (ftpd_size_format(u->quota, q, sizeof q) < 0)
+    char q[32], up[32], down[32];
+    if (ftpd_size_format(u->quota, q, sizeof q) < 0 ||
+        format_rate(u->rate_up, up, sizeof up) < 0 ||
+        format_rate(u->rate_down, down, sizeof down) < 0)
         return -EINVAL;
-    int n = snprintf(line, cap, "%s:%s:%s:%s\n", u->name, u->hash, u->home, q);
+    /* Without rates, the four fields older servers read. */
+    int n = u->rate_up || u->rate_down
+                ? snprintf(line, cap, "%s:%s:%s:%s:%s:%s\n", u->name, u->hash,
+                           u->home, q, up, down)
+                : snprintf(line, cap, "%s:%s:%s:%s\n", u->name, u->hash,
+                           u->home, q);
     if (n < 0 || (size_t)n >= cap)
         return -ENAMETOOLONG;
     return n;
 }
 
-enum edit_op { EDIT_ADD, EDIT_SET_HASH, EDIT_DEL };
+enum edit_op { EDIT_ADD, EDIT_SET_HASH, EDIT_DEL, EDIT_MOD };
 
 struct edit {
     enum edit_op op;
     const ftpd_user *user;   /* add */
     const char *name;        /* set_hash, del */
     const char *hash;        /* set_hash */
+    const ftpd_user_mod *mod;/* mod */
     int fd;                  /* temp file */
     bool found;
     int rc;
@@ -616,7 +647,14 @@ static int edit_line(void *ctx, const char *raw, size_t raw_len, int is_user,
         if (e->op == EDIT_DEL)
             return 0;
         ftpd_user nu = *u;
-        strcpy(nu.hash, e->hash);
+        if (e->op == EDIT_SET_HASH)
+            strcpy(nu.hash, e->hash);
+        if (e->op == EDIT_MOD && e->mod->set_quota)
+            nu.quota = e->mod->quota;
+        if (e->op == EDIT_MOD && e->mod->set_rate_up)
+            nu.rate_up = e->mod->rate_up;
+        if (e->op == EDIT_MOD && e->mod->set_rate_down)
+            nu.rate_down = e->mod->rate_down;
         char line[FTPD_USERS_LINE_MAX + 2];
         int n = format_user(&nu, line, sizeof line);
         if (n < 0)
@@ -709,7 +747,8 @@ static int edit_file(const char *path, struct edit *e, char *err, size_t cap)
     }
     if (len == 0) {
         static const char header[] =
-            "# sockserv-ftpd users: name:hash:home:quota (see doc/ftpd.md)\n";
+            "# sockserv-ftpd users: name:hash:home:quota[:upload_rate:download_rate]"
+            " (see doc/ftpd.md)\n";
         rc = write_all(e->fd, header, sizeof header - 1);
     }
     if (rc == 0)
@@ -791,5 +830,16 @@ int ftpd_users_file_del(const char *path, const char *name, char *err, size_t ca
         return -EINVAL;
     }
     struct edit e = {.op = EDIT_DEL, .name = name, .fd = -1};
+    return edit_file(path, &e, err, cap);
+}
+
+int ftpd_users_file_mod(const char *path, const char *name,
+                        const ftpd_user_mod *m, char *err, size_t cap)
+{
+    if (ftpd_user_name_check(name) < 0) {
+        set_err(err, cap, "bad user name '%.64s'", name);
+        return -EINVAL;
+    }
+    struct edit e = {.op = EDIT_MOD, .name = name, .mod = m, .fd = -1};
     return edit_file(path, &e, err, cap);
 }

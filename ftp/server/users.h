@@ -1,14 +1,19 @@
 /* ftp/server/users.h - the users file: accounts, homes and quotas.
  *
  * API note.  The file (by default "<data dir>/users") is text, one user a
- * line, four fields separated by ':':
- *     name:hash:home:quota
+ * line, four or six fields separated by ':':
+ *     name:hash:home:quota[:upload_rate:download_rate]
  *   name   1-64 bytes of [A-Za-z0-9._-], not starting with '-' or '.'
  *   hash   an encoded hash from passwd.h ("$scrypt$...")
  *   home   the user's home directory; absolute, or relative to the directory
  *          of the users file; may not contain ':' or a newline
  *   quota  bytes, or a size with a suffix K, M, G, T (powers of 1024, e.g.
  *          500K, 100M, 1G), or "unlimited"
+ *   upload_rate, download_rate   bytes per second with the same suffixes,
+ *          "unlimited" (no limit, whatever the server's default), or empty
+ *          or 0 (the server's default: max_upload_rate/max_download_rate).
+ *          Files of four fields (written before rates existed) still load;
+ *          a user without rates is written with four fields.
  * Empty lines and lines starting with '#' are ignored.  A parse error names
  * the file and the line ("users:3: quota: bad size 'x'").
  *
@@ -55,7 +60,15 @@ typedef struct ftpd_user {
     char hash[FTPD_PASSWD_HASH_MAX];
     char home[FTPD_USER_HOME_MAX];  /* as written in the file */
     uint64_t quota;                 /* bytes, or FTPD_QUOTA_UNLIMITED */
+    uint64_t rate_up, rate_down;    /* bytes/s; FTPD_QUOTA_UNLIMITED: no
+                                       limit; 0: the server's default */
 } ftpd_user;
+
+/* What "user mod" changes: only the fields whose set_ flag is on. */
+typedef struct ftpd_user_mod {
+    bool set_quota, set_rate_up, set_rate_down;
+    uint64_t quota, rate_up, rate_down;
+} ftpd_user_mod;
 
 typedef struct ftpd_users {
     char path[PATH_MAX];
@@ -111,6 +124,11 @@ int ftpd_users_file_set_hash(const char *path, const char *name,
                              const char *hash, char *err, size_t cap);
 int ftpd_users_file_del(const char *path, const char *name,
                         char *err, size_t cap);
+/* Changes the fields m selects of user name, under the same lock as the
+ * other edits (so nothing another editor wrote in between is lost).
+ * -ENOENT when absent. */
+int ftpd_users_file_mod(const char *path, const char *name,
+                        const ftpd_user_mod *m, char *err, size_t cap);
 
 /* Field checks used by the parser and the editors.  0 or -EINVAL. */
 int ftpd_user_name_check(const char *name);

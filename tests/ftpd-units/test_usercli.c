@@ -172,11 +172,44 @@ Test(usercli, list_shows_quota_and_current_usage)
     cr_expect(strstr(out, "NAME"), "%s", out);
     char *line = strstr(out, "dave");
     cr_assert(line, "%s", out);
-    char name[64], quota[32], used[32], h[PATH_MAX];
-    cr_assert_eq(sscanf(line, "%63s %31s %31s %4095s", name, quota, used, h), 4, "%s", line);
+    char name[64], quota[32], used[32], up[32], down[32], h[PATH_MAX];
+    cr_assert_eq(sscanf(line, "%63s %31s %31s %31s %31s %4095s", name, quota, used,
+                        up, down, h), 6, "%s", line);
     cr_expect_str_eq(quota, "1G");
     cr_expect_str_eq(used, "1234");
+    cr_expect_str_eq(up, "default");
+    cr_expect_str_eq(down, "default");
     cr_expect_str_eq(h, home);
+}
+
+Test(usercli, add_and_mod_set_rates_that_list_shows)
+{
+    char home[PATH_MAX];
+    u_path(home, sizeof home, "%s/homes/erin", top);
+    cr_assert_eq(cli("pw\n", "user", "add", "erin", "--home", home,
+                     "--download-rate", "2M", NULL), 0, "%s", err);
+    ftpd_user u;
+    lookup("erin", &u);
+    cr_expect_eq(u.rate_down, 2ull << 20);
+    cr_expect_eq(u.rate_up, 0, "no --upload-rate: the server's default");
+    cr_assert_eq(cli("", "user", "mod", "erin", "--upload-rate=512K",
+                     "--download-rate", "default", "--quota", "1G", NULL), 0, "%s", err);
+    lookup("erin", &u);
+    cr_expect_eq(u.rate_up, 512ull << 10);
+    cr_expect_eq(u.rate_down, 0);
+    cr_expect_eq(u.quota, 1ull << 30);
+    cr_expect_eq(ftpd_passwd_verify("pw", 2, u.hash), 1, "mod keeps the password");
+    cr_assert_eq(cli("", "user", "list", NULL), 0, "%s", err);
+    char *line = strstr(out, "erin");
+    cr_assert(line, "%s", out);
+    char name[64], quota[32], used[32], up[32], down[32];
+    cr_assert_eq(sscanf(line, "%63s %31s %31s %31s %31s", name, quota, used, up,
+                        down), 5, "%s", line);
+    cr_expect_str_eq(up, "512K");
+    cr_expect_str_eq(down, "default");
+    cr_expect_eq(cli("", "user", "mod", "erin", "--upload-rate", "fast", NULL), 2);
+    cr_expect_eq(cli("", "user", "mod", "erin", NULL), 2, "nothing to change");
+    cr_expect_eq(cli("", "user", "mod", "nobody", "--quota", "1M", NULL), 1);
 }
 
 /* ---- on a terminal: prompted twice, echo off ---- */

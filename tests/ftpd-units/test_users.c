@@ -103,7 +103,11 @@ Test(users, parse_errors_name_file_and_line)
     snprintf(buf, sizeof buf, "%s%s", good, good);
     expect_parse_error(buf, "2", "appears twice");
     snprintf(buf, sizeof buf, "%sbob:%s:/a:b:1G\n", good, H);
+    expect_parse_error(buf, "2", "found 5 fields");
+    snprintf(buf, sizeof buf, "%sbob:%s:/a:1G:1M:1M:x\n", good, H);
     expect_parse_error(buf, "2", "too many fields");
+    snprintf(buf, sizeof buf, "%sbob:%s:/a:1G:fast:\n", good, H);
+    expect_parse_error(buf, "2", "upload_rate");
     snprintf(buf, sizeof buf, "bob:%s::1G\n", H);
     expect_parse_error(buf, "1", "bad home");
 
@@ -124,6 +128,58 @@ Test(users, parse_errors_name_file_and_line)
     /* A missing file is an empty table. */
     cr_expect_eq(ftpd_users_parse_file("/nonexistent/users", &v, &n, err, sizeof err), 0);
     cr_expect_eq(n, 0);
+    free(v);
+}
+
+Test(users, rates_are_two_optional_fields_and_old_lines_still_load)
+{
+    char buf[2048];
+    /* An old four-field line, a user with both rates, one with a download
+     * rate only (empty upload field: the server's default), one unlimited. */
+    snprintf(buf, sizeof buf,
+             "old:%s:/o:1G\nboth:%s:/b:1G:512K:2M\ndown:%s:/d:1G::3M\n"
+             "free:%s:/f:1G:unlimited:unlimited\n", H, H, H, H);
+    u_write(file, buf, (size_t)-1);
+    ftpd_user *v = NULL;
+    size_t n = 0;
+    char err[512] = "";
+    cr_assert_eq(ftpd_users_parse_file(file, &v, &n, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(n, 4);
+    cr_expect_eq(v[0].rate_up, 0);
+    cr_expect_eq(v[0].rate_down, 0);
+    cr_expect_eq(v[1].rate_up, 512ull << 10);
+    cr_expect_eq(v[1].rate_down, 2ull << 20);
+    cr_expect_eq(v[2].rate_up, 0);
+    cr_expect_eq(v[2].rate_down, 3ull << 20);
+    cr_expect_eq(v[3].rate_up, FTPD_QUOTA_UNLIMITED);
+    free(v);
+}
+
+Test(users, mod_changes_only_the_given_fields_and_keeps_old_lines_short)
+{
+    char err[512] = "";
+    ftpd_user a = mk("alice", "/srv/alice", 100ull << 20);
+    ftpd_user b = mk("bob", "/srv/bob", 1ull << 30);
+    cr_assert_eq(ftpd_users_file_add(file, &a, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(ftpd_users_file_add(file, &b, err, sizeof err), 0, "%s", err);
+    ftpd_user_mod m = {.set_rate_down = true, .rate_down = 1ull << 20};
+    cr_assert_eq(ftpd_users_file_mod(file, "alice", &m, err, sizeof err), 0, "%s", err);
+    m = (ftpd_user_mod){.set_quota = true, .quota = 5ull << 20};
+    cr_assert_eq(ftpd_users_file_mod(file, "bob", &m, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(ftpd_users_file_mod(file, "carol", &m, err, sizeof err), -ENOENT);
+    char text[4096];
+    cr_assert_gt(u_read(file, text, sizeof text), 0);
+    cr_expect(strstr(text, ":/srv/alice:100M::1M\n"), "%s", text);
+    cr_expect(strstr(text, ":/srv/bob:5M\n"), "a user without rates keeps four fields: %s", text);
+    ftpd_user *v = NULL;
+    size_t n = 0;
+    cr_assert_eq(ftpd_users_parse_file(file, &v, &n, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(n, 2);
+    cr_expect_eq(v[0].quota, 100ull << 20);
+    cr_expect_eq(v[0].rate_up, 0);
+    cr_expect_eq(v[0].rate_down, 1ull << 20);
+    cr_expect_str_eq(v[0].hash, H);
+    cr_expect_eq(v[1].quota, 5ull << 20);
     free(v);
 }
 

@@ -1,0 +1,178 @@
+/* tests/ftpd/test_ratelimit.c - per-user rate limits measured from the
+ * outside with curl: one download and one upload at the limit, two
+ * downloads of one user sharing it, another user at full speed meanwhile,
+ * in threading and forking modes.
+ *
+ * Each limited transfer is sized to take about 5 s at the limit, long
+ * enough for the 10 % bound to mean something, short enough for CI.  curl's
+ * own time_total is the measure (connection, login and the final reply
+ * included, so it errs towards "slower"). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ftx.h"
+
+#define CURL "/usr/bin/curl"
+#define RATE (1024.0 * 1024.0) /* 1M, bytes/s */
+#define SECONDS 5.0
+
+static ftx_server srv;
+static char work[1024];
+
+static void need_curl(void)
+{
+    if (access(CURL, X_OK) != 0)
+        cr_skip("curl is not installed");
+}
+
+/* alice: the server's default limits; bob: "unlimited" in the users file. */
+static void start(const char *concurrency)
+{
+    ftx_init(&srv, "ftpd-rate");
+    ftx_add_user(&srv, "alice", "pw-a", "1G");
+    ftx_add_user(&srv, "bob", "pw-b", "1G");
+    char *mod[] = {(char *)ftx_binary(), "--data-dir", srv.data_dir, "user",
+                   "mod", "bob", "--upload-rate", "unlimited",
+                   "--download-rate", "unlimited", NULL};
+    char out[4096], err[4096];
+    int st = ts_run(mod, NULL, 0, out, sizeof out, err, sizeof err, 30);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "user mod: %s %s", out, err);
+    const char *extra[] = {concurrency, "--set", "max_download_rate=1M",
+                           "--set", "max_upload_rate=4M", NULL};
+    ftx_start(&srv, extra);
+    snprintf(work, sizeof work, "%s/work", srv.dir);
+    mkdir(work, 0755);
+}
+
+static void start_threading(void) { start("--threading"); }
+static void start_forking(void) { start("--forking"); }
+static void stop(void) { ftx_stop(&srv, true); }
+
+static const char *wpath(const char *rel)
+{
+    static char slots[4][1200];
+    static unsigned next;
+    char *b = slots[next++ % 4];
+    snprintf(b, sizeof slots[0], "%s/%s", work, rel);
+    return b;
+}
+
+/* A curl transfer started in the background: -o LOCAL for a download,
+ * -T LOCAL for an upload; prints its time_total on stdout. */
+static void curl_start(ts_proc *p, const char *user, const char *remote,
+                       const char *local, bool upload)
+{
+    need_curl();
+    static char url[4][512];
+    static unsigned next;
+    char *u = url[next++ % 4];
+    snprintf(u, sizeof url[0], "ftp://127.0.0.1:%d/%s", srv.port, remote);
+    char *argv[] = {CURL, "-sS", "--max-time", "60", "-u", (char *)user,
+                    upload ? "-T" : "-o", (char *)local, "-w", "%{time_total}",
+                    u, NULL};
+    cr_assert_eq(ts_spawn(p, argv, NULL, -1, true), 0);
+}
+
+/* Waits for it; asserts success and returns curl's time_total. */
+static double curl_wait(ts_proc *p)
+{
+    int st = ts_stop(p, 0, 90);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "curl failed (%d): %s\nserver:\n%s", st, p->err, srv.proc.err);
+    return strtod(p->out, NULL);
+}
+
+static void expect_rate(double bytes, double seconds, double limit, const char *what)
+{
+    double r = bytes / seconds;
+    cr_expect(r >= 0.9 * limit && r <= 1.1 * limit,
+              "%s: %.0f bytes in %.2f s = %.0f B/s, limit %.0f B/s", what, bytes,
+              seconds, r, limit);
+}
+
+static void download_at_the_limit(void)
+{
+    size_t n = (size_t)(SECONDS * RATE);
+    ftx_make_file(ftx_home_path(&srv, "alice", "d.bin"), n, 1);
+    ts_proc p;
+    curl_start(&p, "alice:pw-a", "d.bin", wpath("d.bin"), false);
+    double t = curl_wait(&p);
+    expect_rate((double)n, t, RATE, "download");
+    ftx_expect_same_files(wpath("d.bin"), ftx_home_path(&srv, "alice", "d.bin"));
+}
+
+/* Two downloads of alice at once share her 1M; bob, unlimited, starts
+ * once they run and is done long before them. */
+static void two_downloads_share_and_bob_is_unaffected(void)
+{
+    size_t half = (size_t)(SECONDS * RATE / 2), big = 32u << 20;
+    ftx_make_file(ftx_home_path(&srv, "alice", "h1.bin"), half, 2);
+    ftx_make_file(ftx_home_path(&srv, "alice", "h2.bin"), half, 3);
+    ftx_make_file(ftx_home_path(&srv, "bob", "big.bin"), big, 4);
+    ts_proc a1, a2, b;
+    curl_start(&a1, "alice:pw-a", "h1.bin", wpath("h1.bin"), false);
+    curl_start(&a2, "alice:pw-a", "h2.bin", wpath("h2.bin"), false);
+    curl_start(&b, "bob:pw-b", "big.bin", wpath("big.bin"), false);
+    double tb = curl_wait(&b);
+    double t1 = curl_wait(&a1), t2 = curl_wait(&a2);
+    /* Together at the limit: the later one ends when all of it is paid. */
+    expect_rate(2.0 * (double)half, t1 > t2 ? t1 : t2, RATE, "two downloads");
+    /* Each got a fair part: neither ran alone at the whole limit. */
+    cr_expect(t1 > 0.8 * SECONDS && t2 > 0.8 * SECONDS,
+              "shared, not one after the other: %.2f s and %.2f s", t1, t2);
+    cr_expect(tb < SECONDS / 2, "bob's 32M took %.2f s beside alice's", tb);
+    ftx_expect_same_files(wpath("h1.bin"), ftx_home_path(&srv, "alice", "h1.bin"));
+    ftx_expect_same_files(wpath("h2.bin"), ftx_home_path(&srv, "alice", "h2.bin"));
+    ftx_expect_same_files(wpath("big.bin"), ftx_home_path(&srv, "bob", "big.bin"));
+}
+
+/* alice's own upload rate (user mod) wins over the server's 4M default. */
+static void upload_at_the_users_own_limit(void)
+{
+    char *mod[] = {(char *)ftx_binary(), "--data-dir", srv.data_dir, "user",
+                   "mod", "alice", "--upload-rate", "1M", NULL};
+    char out[4096], err[4096];
+    int st = ts_run(mod, NULL, 0, out, sizeof out, err, sizeof err, 30);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "user mod: %s %s", out, err);
+    size_t n = (size_t)(SECONDS * RATE);
+    ftx_make_file(wpath("u.bin"), n, 5);
+    ts_proc p;
+    curl_start(&p, "alice:pw-a", "u.bin", wpath("u.bin"), true);
+    double t = curl_wait(&p);
+    expect_rate((double)n, t, RATE, "upload");
+    ftx_expect_same_files(wpath("u.bin"), ftx_home_path(&srv, "alice", "u.bin"));
+}
+
+TestSuite(ratelimit, .timeout = 120);
+
+Test(ratelimit, download_at_the_limit_threading, .init = start_threading, .fini = stop)
+{
+    download_at_the_limit();
+}
+
+Test(ratelimit, upload_at_the_limit_threading, .init = start_threading, .fini = stop)
+{
+    upload_at_the_users_own_limit();
+}
+
+Test(ratelimit, two_downloads_share_the_limit_threading, .init = start_threading,
+     .fini = stop)
+{
+    two_downloads_share_and_bob_is_unaffected();
+}
+
+Test(ratelimit, two_downloads_share_the_limit_forking, .init = start_forking,
+     .fini = stop)
+{
+    two_downloads_share_and_bob_is_unaffected();
+}
+
+Test(ratelimit, upload_at_the_limit_forking, .init = start_forking, .fini = stop)
+{
+    upload_at_the_users_own_limit();
+}
