@@ -2,6 +2,7 @@
 #include "checksum.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,6 +47,10 @@ static int with_hash(ftpc_session *s, const char *path, ftpc_algo algo,
         if (missing(code)) {
             s->hash_algos = 0;
             status = FTPC_ERR_UNSUPPORTED;
+        } else if (len >= 0 && code / 100 == 5) {
+            /* HASH of a range refused: ranges go through X* from now on. */
+            s->no_rang = true;
+            status = FTPC_ERR_UNSUPPORTED;
         } else {
             status = ftpc_ctrl_fail(c, FTPC_ERR_REMOTE, "HASH");
         }
@@ -66,15 +71,22 @@ static int with_x(ftpc_session *s, const char *path, ftpc_algo algo,
                   int64_t len, char *hex)
 {
     ftpc_ctrl *c = &s->ctrl;
+    if (len >= 0 && (s->x_no_range & algo))
+        return FTPC_ERR_UNSUPPORTED;
     int code = len >= 0
                    ? ftpc_ctrl_cmd(c, "%s %s 0 %" PRId64, ftpc_algo_xcmd(algo),
                                    path, len)
                    : ftpc_ctrl_cmd(c, "%s %s", ftpc_algo_xcmd(algo), path);
     if (code < 0)
         return code;
-    if (missing(code) || (len >= 0 && code == 501)) {
-        if (len < 0)
-            s->x_algos &= ~(unsigned)algo;
+    if (len >= 0 && code / 100 == 5) {
+        /* The file exists (its size was just read): a 5xx here is about
+         * the range, which this server takes for no X* of this algorithm. */
+        s->x_no_range |= (unsigned)algo;
+        return FTPC_ERR_UNSUPPORTED;
+    }
+    if (missing(code)) {
+        s->x_algos &= ~(unsigned)algo;
         return FTPC_ERR_UNSUPPORTED;
     }
     if (code / 100 != 2)
@@ -98,4 +110,39 @@ int ftpc_remote_hash(ftpc_session *s, const char *path, ftpc_algo algo,
                  "the server offers no %s checksum%s", ftpc_algo_name(algo),
                  len >= 0 ? " of a byte range" : "");
     return r;
+}
+
+int ftpc_remote_range_matches(ftpc_session *s, const char *path, int fd,
+                              uint64_t len, ftpc_algo algo, const char *lhex,
+                              ftpc_algo *used)
+{
+    *used = FTPC_ALGO_NONE;
+    unsigned tried = 0;
+    for (ftpc_algo a = algo; a != FTPC_ALGO_NONE;
+         a = ftpc_algo_best((s->hash_algos | s->x_algos) & ~tried)) {
+        tried |= (unsigned)a;
+        char rhex[FTPC_HEX_MAX], mine[FTPC_HEX_MAX];
+        int r = ftpc_remote_hash(s, path, a, (int64_t)len, rhex);
+        if (r == FTPC_ERR_UNSUPPORTED)
+            continue;
+        if (r < 0)
+            return r;
+        if (a == algo) {
+            snprintf(mine, sizeof mine, "%s", lhex);
+        } else {
+            ftpc_digest d;
+            ftpc_digest_init(&d, a);
+            int k = ftpc_digest_file(&d, fd, len);
+            if (k == 0)
+                k = ftpc_digest_peek(&d, mine);
+            ftpc_digest_close(&d);
+            if (k < 0)
+                continue;
+        }
+        *used = a;
+        return strcmp(mine, rhex) == 0 ? 1 : 0;
+    }
+    snprintf(s->ctrl.err, sizeof s->ctrl.err,
+             "the server offers no checksum of a byte range");
+    return FTPC_ERR_UNSUPPORTED;
 }

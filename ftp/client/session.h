@@ -27,6 +27,9 @@ typedef struct ftpc_session {
     ftpc_algo hash_cur;  /* HASH's current algorithm */
     unsigned x_algos;    /* offered as XSHA256/XSHA1/XMD5 */
     bool no_rang;        /* RANG refused: range checks use X* or nothing */
+    unsigned x_no_range; /* X* commands (ftpc_algo bits) that answered a
+                            range with 5xx: asked for whole files only.
+                            Kept across reconnects (FEAT still lists them) */
     bool no_epsv;        /* EPSV failed once: go straight to PASV */
     bool no_eprt;        /* EPRT failed once: go straight to PORT */
     /* FTPS (--tls, ftps://): one client context for the control and the

@@ -180,19 +180,21 @@ static int plan_resume(ftpc_session *s, get_state *g, int64_t total,
             errno = -r;
             return local_fail(s, "read", g->part);
         }
-        char lhex[FTPC_HEX_MAX], rhex[FTPC_HEX_MAX];
+        char lhex[FTPC_HEX_MAX];
         ftpc_digest_peek(&g->dg, lhex);
-        r = ftpc_remote_hash(s, g->remote, g->algo, (int64_t)have, rhex);
-        if (r == 0) {
-            if (strcmp(lhex, rhex) == 0) {
+        ftpc_algo used;
+        r = ftpc_remote_range_matches(s, g->remote, g->fd, have, g->algo, lhex,
+                                      &used);
+        if (r >= 0) {
+            if (r == 1) {
                 note(s, "%s: resuming at byte %" PRIu64 " (%s of the first %" PRIu64
-                     " bytes matches)", g->remote, have, ftpc_algo_name(g->algo), have);
+                     " bytes matches)", g->remote, have, ftpc_algo_name(used), have);
                 *offset = have;
                 return 0;
             }
             note(s, "%s: the file changed on the server since the partial download "
                  "(%s of the first %" PRIu64 " bytes differs); starting over from zero",
-                 g->remote, ftpc_algo_name(g->algo), have);
+                 g->remote, ftpc_algo_name(used), have);
             ftpc_digest_close(&g->dg);
             ftpc_digest_init(&g->dg, g->algo);
             return 0;
@@ -478,9 +480,11 @@ static int plan_upload(ftpc_session *s, put_state *p, uint64_t *offset)
         errno = -r;
         return local_fail(s, "read", p->local);
     }
-    char lhex[FTPC_HEX_MAX], rhex[FTPC_HEX_MAX];
+    char lhex[FTPC_HEX_MAX];
     ftpc_digest_peek(&p->dg, lhex);
-    r = ftpc_remote_hash(s, p->remote, p->algo, have, rhex);
+    ftpc_algo used;
+    r = ftpc_remote_range_matches(s, p->remote, p->fd, (uint64_t)have, p->algo,
+                                  lhex, &used);
     if (r == FTPC_ERR_UNSUPPORTED) {
         note(s, "%s: resuming upload at byte %" PRId64 " without a check (the "
              "server cannot checksum a range)", p->remote, have);
@@ -489,15 +493,15 @@ static int plan_upload(ftpc_session *s, put_state *p, uint64_t *offset)
     }
     if (r < 0)
         return r;
-    if (strcmp(lhex, rhex) == 0) {
+    if (r == 1) {
         note(s, "%s: resuming upload at byte %" PRId64 " (%s of the first %" PRId64
-             " bytes matches)", p->remote, have, ftpc_algo_name(p->algo), have);
+             " bytes matches)", p->remote, have, ftpc_algo_name(used), have);
         *offset = (uint64_t)have;
         return 0;
     }
     note(s, "%s: the server's copy differs from %s (%s of the first %" PRId64
          " bytes); uploading from zero", p->remote, p->local,
-         ftpc_algo_name(p->algo), have);
+         ftpc_algo_name(used), have);
     ftpc_digest_close(&p->dg);
     ftpc_digest_init(&p->dg, p->algo);
     return 0;

@@ -2,8 +2,8 @@
 """An FTP server nobody on the team wrote (pyftpdlib), for the client tests.
 
 Usage: ftpserver.py ROOT [--host H] [--user U --password P] [--plain]
-                         [--bad-hash] [--throttle BYTES_PER_S]
-                         [--tls CERT KEY]
+                         [--bad-hash] [--x-path-only CMD,...]
+                         [--throttle BYTES_PER_S] [--tls CERT KEY]
 
 Prints "listening on HOST:PORT" (port 0 is bound, the real port printed)
 when ready, then serves until killed.  One user (default alice/secret) with
@@ -15,7 +15,11 @@ inclusive, "RANG 1 0" resets, HASH uses the range up) and XSHA256 / XSHA1 /
 XMD5 with an optional "START END" range (end exclusive, as ProFTPD's
 mod_digest), all listed in FEAT.  --plain serves stock pyftpdlib (no
 checksums at all).  --bad-hash makes whole-file checksums lie, to test how
-the client reports a mismatch.  --tls serves FTPS with pyftpdlib's
+the client reports a mismatch.  --x-path-only XSHA256,... makes the named
+X* commands take a path only, as some servers do while FEAT lists them: a
+range gets "550", and "refused ranged XSHA256" is printed on stdout (so a
+test can count how often the client asked); FEAT then lists X* only, not
+HASH or RANG.  --tls serves FTPS with pyftpdlib's
 TLS_FTPHandler (pyOpenSSL): AUTH TLS, PBSZ, PROT, TLS required on control
 and data connections; it does not require session reuse.
 """
@@ -58,6 +62,7 @@ class HashHandler(FTPHandler):
         proto_cmds[_x] = dict(perm="r", auth=True, arg=True,
                               help="Syntax: %s <SP> file-name [start end]" % _x)
     bad_hash = False
+    x_path_only = ()
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
@@ -67,6 +72,8 @@ class HashHandler(FTPHandler):
     def _feats(self):
         algos = ";".join(n + ("*" if n == self._hash_algo else "")
                          for n in ALGOS)
+        if self.x_path_only:
+            return list(XCMDS)
         return ["HASH " + algos, "RANG STREAM"] + list(XCMDS)
 
     def ftp_FEAT(self, line):
@@ -129,6 +136,12 @@ class HashHandler(FTPHandler):
         if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
             rng = (int(parts[1]), int(parts[2]))
             path = parts[0]
+            if cmd in self.x_path_only:
+                print("refused ranged " + cmd, flush=True)
+                # What such a server says: it took "path 0 N" as a name.
+                self.respond("550 %s %s %s: No such file or directory." %
+                             (self.fs.fs2ftp(path), parts[1], parts[2]))
+                return
         if not os.path.isfile(path):
             self.respond("550 Not a file.")
             return
@@ -160,6 +173,7 @@ def main():
     ap.add_argument("--password", default="secret")
     ap.add_argument("--plain", action="store_true")
     ap.add_argument("--bad-hash", action="store_true")
+    ap.add_argument("--x-path-only", default="")
     ap.add_argument("--throttle", type=int, default=0)
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     a = ap.parse_args()
@@ -184,6 +198,7 @@ def main():
     handler.auth_failed_timeout = 0.01
     if not a.plain:
         handler.bad_hash = a.bad_hash
+        handler.x_path_only = tuple(c for c in a.x_path_only.split(",") if c)
     if a.throttle:
         dtp = type("Throttled", (ThrottledDTPHandler,), {})
         dtp.read_limit = dtp.write_limit = a.throttle

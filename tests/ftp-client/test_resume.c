@@ -194,3 +194,91 @@ Test(resume_own_server, without_checksums_resume_compares_the_overlap)
     cr_assert(ftpt_same_file(remote, ftpt_path(local, "big.bin")));
     free(r);
 }
+
+/* Writes the first n bytes of src into dst (a .part left by a cut). */
+static void make_part(const char *src, const char *dst, size_t n)
+{
+    int in = open(src, O_RDONLY), out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert(in >= 0 && out >= 0);
+    char *buf = malloc(n);
+    cr_assert(buf);
+    cr_assert_eq(read(in, buf, n), (ssize_t)n);
+    cr_assert_eq(write(out, buf, n), (ssize_t)n);
+    free(buf);
+    close(in);
+    close(out);
+}
+
+/* Times the server printed line (its stdout so far). */
+static int server_said(const char *line)
+{
+    ts_drain(&srv.proc);
+    int n = 0;
+    for (const char *p = srv.proc.out; (p = strstr(p, line)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* A server that lists XSHA256/XSHA1/XMD5 in FEAT but answers every ranged
+ * form with 550: two resumes in one session fall back to comparing the
+ * overlap, the refusals are asked once per command for the whole session,
+ * and both files are still verified whole with XSHA256. */
+Test(resume_own_server, x_checksums_of_the_path_only_fall_back_to_the_overlap)
+{
+    const char *opts[] = {"--x-path-only", "XSHA256,XSHA1,XMD5", NULL};
+    start(opts);
+    const char *names[] = {"a.bin", "b.bin"};
+    for (int i = 0; i < 2; i++) {
+        ftpt_make_file(ftpt_path(root, names[i]), 3u << 20, 20 + (unsigned)i);
+        char p[700];
+        snprintf(p, sizeof p, "%s/%s.part", local, names[i]);
+        make_part(ftpt_path(root, names[i]), p, 1u << 20);
+    }
+    char script[2048];
+    snprintf(script, sizeof script, "get a.bin %s/a.bin; get b.bin %s/b.bin", local,
+             local);
+    ftpt_run *r = ftpt_client(NULL, "-c", script, srv.url, NULL);
+    cr_assert_eq(r->code, 0, "exit %d: %s", r->code, r->err);
+    cr_expect(strstr(r->err, "resuming at byte 1048576"), "%s", r->err);
+    cr_expect(strstr(r->err, "comparing the last"), "%s", r->err);
+    cr_expect(!strstr(r->err, "550"), "the refusals are not errors: %s", r->err);
+    for (int i = 0; i < 2; i++)
+        cr_expect(ftpt_same_file(ftpt_path(root, names[i]), ftpt_path(local, names[i])),
+                  "%s", names[i]);
+    const char *cmds[] = {"refused ranged XSHA256", "refused ranged XSHA1",
+                          "refused ranged XMD5"};
+    for (int i = 0; i < 3; i++)
+        cr_expect_eq(server_said(cmds[i]), 1, "%s asked %d times for two resumes",
+                     cmds[i] + 15, server_said(cmds[i]));
+    cr_expect(strstr(r->err, "verified sha256"), "%s", r->err);
+    free(r);
+
+    /* An upload resume against it completes too (put -c). */
+    const char *src = ftpt_path(local, "up.bin");
+    ftpt_make_file(src, 3u << 20, 30);
+    make_part(src, ftpt_path(root, "up.bin"), 1u << 20);
+    r = ftpt_client(NULL, srv.url, "put", "-c", src, "up.bin", NULL);
+    cr_assert_eq(r->code, 0, "exit %d: %s", r->code, r->err);
+    cr_expect(strstr(r->err, "resuming upload at byte 1048576"), "%s", r->err);
+    cr_expect(strstr(r->err, "verified sha256"), "%s", r->err);
+    cr_expect(ftpt_same_file(src, ftpt_path(root, "up.bin")));
+    free(r);
+}
+
+/* Only XSHA256 is path-only: the part is checked with the next command
+ * that takes a range (XSHA1), not by fetching bytes again. */
+Test(resume_own_server, a_path_only_xsha256_falls_back_to_xsha1)
+{
+    const char *opts[] = {"--x-path-only", "XSHA256", NULL};
+    start(opts);
+    ftpt_make_file(ftpt_path(root, "c.bin"), 3u << 20, 40);
+    make_part(ftpt_path(root, "c.bin"), ftpt_path(local, "c.bin.part"), 1u << 20);
+    ftpt_run *r = ftpt_client(NULL, srv.url, "get", "c.bin",
+                              ftpt_path(local, "c.bin"), NULL);
+    cr_assert_eq(r->code, 0, "exit %d: %s", r->code, r->err);
+    cr_expect(strstr(r->err, "resuming at byte 1048576 (sha1 of the first 1048576 "
+                             "bytes matches)"), "%s", r->err);
+    cr_expect(strstr(r->err, "verified sha256"), "%s", r->err);
+    cr_expect(ftpt_same_file(ftpt_path(root, "c.bin"), ftpt_path(local, "c.bin")));
+    free(r);
+}
