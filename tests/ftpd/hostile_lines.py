@@ -17,13 +17,13 @@ import sys
 COMMANDS = [
     "ABOR", "ACCT", "ADAT", "ALLO", "APPE", "AUTH", "CCC", "CDUP", "CONF",
     "CWD", "DELE", "ENC", "EPRT", "EPSV", "FEAT", "HASH", "HELP", "LIST",
-    "MDTM", "MIC", "MKD", "MLSD", "MLST", "MODE", "NLST", "NOOP", "OPTS",
+    "MDTM", "MFMT", "MIC", "MKD", "MLSD", "MLST", "MODE", "NLST", "NOOP", "OPTS",
     "PASV", "PBSZ", "PORT", "PROT", "PWD", "RANG", "REIN", "REST", "RETR",
     "RMD", "RNFR", "RNTO", "SITE", "SIZE", "SMNT", "STAT", "STOR", "STOU",
     "STRU", "SYST", "TYPE", "XCRC", "XCUP", "XCWD", "XMD5", "XMKD", "XPWD",
     "XRMD", "XSHA1", "XSHA256",
     # unknown or odd verbs
-    "SITE EXEC", "XXXX", "LPRT", "LPSV", "MFMT", "HOST", "LANG", "CLNT",
+    "SITE EXEC", "XXXX", "LPRT", "LPSV", "MFMX", "HOST", "LANG", "CLNT",
 ]
 # Commands that would end the session or log in again are sent where the
 # replayer expects it (USER/PASS/QUIT have their own lines below).
@@ -117,12 +117,17 @@ def main():
         for c in (b"CWD", b"RETR", b"SIZE", b"MDTM", b"DELE", b"RMD", b"MKD",
                   b"MLST", b"STAT", b"RNFR", b"HASH", b"XCRC"):
             out(lines, c + b" " + path)
+        # MFMT changes what the tree hash of the outside sees (mtimes)
+        out(lines, b"MFMT 20000101000000 " + path)
     out(lines, b"CWD /")
     # numbers out of range, signs, garbage
     for l in [b"REST -1", b"REST 99999999999999999999999", b"REST 0x10",
               b"REST 1e9", b"REST  5", b"REST 0", b"ALLO -5", b"ALLO 1 R 2",
               b"ALLO 99999999999999999999", b"RANG 5 1",
               b"RANG 18446744073709551616 1", b"RANG -1 -1", b"RANG 1 0",
+              b"MFMT 99999999999999999999 x", b"MFMT -0000101000000 x",
+              b"MFMT 20000101000000.9999999999999 x", b"MFMT 00000000000000 x",
+              b"MFMT 20000101000000\x00 x", b"MFMT 20000101000000  ",
               b"MODE Z", b"MODE", b"TYPE X", b"TYPE L 7", b"TYPE A T",
               b"TYPE E", b"TYPE I", b"STRU R", b"STRU P",
               b"OPTS MLST " + b";" * 1000, b"OPTS MLST type;;;size;x;",
