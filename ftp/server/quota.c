@@ -1,13 +1,14 @@
 /* ftp/server/quota.c - per-user usage in shared memory (see quota.h). */
 #include "quota.h"
 
+#include "shmem.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,20 +28,17 @@ struct slot {
 };
 
 struct ftpd_quota_table {
-    pthread_mutex_t lock;  /* process-shared, robust */
+    pthread_mutex_t lock;  /* first: process-shared, robust (shmem.h) */
     size_t map_len;
     size_t nslots;
     struct slot slots[];
 };
 
-/* Takes the table lock; a holder that died leaves the numbers as they were
- * (every update is a single store under the lock), so the state is simply
- * marked consistent again. */
+/* Every update is a single store under the lock, so a holder that died
+ * leaves the numbers as they were (see ftpd_shmem_lock). */
 static void table_lock(ftpd_quota_table *t)
 {
-    int rc = pthread_mutex_lock(&t->lock);
-    if (rc == EOWNERDEAD)
-        pthread_mutex_consistent(&t->lock);
+    ftpd_shmem_lock(&t->lock);
 }
 
 static void table_unlock(ftpd_quota_table *t)
@@ -56,23 +54,11 @@ int ftpd_quota_table_create(ftpd_quota_table **out, size_t slots)
     if (slots > 1000000)
         return -EINVAL;
     size_t len = sizeof(ftpd_quota_table) + slots * sizeof(struct slot);
-    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
-        return -errno;
-    ftpd_quota_table *t = m;   /* zero-filled by mmap */
-    pthread_mutexattr_t a;
-    int rc = pthread_mutexattr_init(&a);
-    if (rc == 0)
-        rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    if (rc == 0)
-        rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    if (rc == 0)
-        rc = pthread_mutex_init(&t->lock, &a);
-    pthread_mutexattr_destroy(&a);
-    if (rc != 0) {
-        munmap(m, len);
-        return -rc;
-    }
+    void *m;
+    int rc = ftpd_shmem_create(len, &m);
+    if (rc < 0)
+        return rc;
+    ftpd_quota_table *t = m;   /* zero-filled */
     t->map_len = len;
     t->nslots = slots;
     *out = t;
@@ -83,8 +69,7 @@ void ftpd_quota_table_destroy(ftpd_quota_table *t)
 {
     if (!t)
         return;
-    pthread_mutex_destroy(&t->lock);
-    munmap(t, t->map_len);
+    ftpd_shmem_destroy(t, t->map_len);
 }
 
 /* ---- counting a home ---- */

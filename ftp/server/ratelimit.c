@@ -1,11 +1,12 @@
 /* ftp/server/ratelimit.c - shared per-user buckets (see ratelimit.h). */
 #include "ratelimit.h"
 
+#include "shmem.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 struct slot {
@@ -15,19 +16,12 @@ struct slot {
 };
 
 struct ftpd_rate_table {
-    pthread_mutex_t lock;        /* process-shared, robust; attach/detach */
+    pthread_mutex_t lock;        /* first (shmem.h); attach/detach.  Each
+                                    change under it is a few plain stores */
     size_t map_len;
     size_t nslots;
     struct slot slots[];
 };
-
-/* Each change under the lock is a few plain stores that leave the table
- * usable wherever they stop, so a holder that died is simply forgotten. */
-static void table_lock(ftpd_rate_table *t)
-{
-    if (pthread_mutex_lock(&t->lock) == EOWNERDEAD)
-        pthread_mutex_consistent(&t->lock);
-}
 
 int64_t ftpd_rate_now(void)
 {
@@ -42,24 +36,11 @@ int ftpd_rate_table_create(ftpd_rate_table **out, size_t slots)
     if (slots == 0 || slots > 1000000)
         return -EINVAL;
     size_t len = sizeof(ftpd_rate_table) + slots * sizeof(struct slot);
-    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
-    if (m == MAP_FAILED)
-        return -errno;
+    void *m;
+    int rc = ftpd_shmem_create(len, &m);
+    if (rc < 0)
+        return rc;
     ftpd_rate_table *t = m; /* zero-filled: every slot empty */
-    pthread_mutexattr_t a;
-    int rc = pthread_mutexattr_init(&a);
-    if (rc == 0)
-        rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    if (rc == 0)
-        rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    if (rc == 0)
-        rc = pthread_mutex_init(&t->lock, &a);
-    pthread_mutexattr_destroy(&a);
-    if (rc != 0) {
-        munmap(m, len);
-        return -rc;
-    }
     t->map_len = len;
     t->nslots = slots;
     *out = t;
@@ -70,8 +51,7 @@ void ftpd_rate_table_destroy(ftpd_rate_table *t)
 {
     if (!t)
         return;
-    pthread_mutex_destroy(&t->lock);
-    munmap(t, t->map_len);
+    ftpd_shmem_destroy(t, t->map_len);
 }
 
 int ftpd_rate_attach(ftpd_rate_table *t, const char *user, uint64_t up,
@@ -86,7 +66,7 @@ int ftpd_rate_attach(ftpd_rate_table *t, const char *user, uint64_t up,
         return -EINVAL;
     if (up == 0 && down == 0)
         return 0;
-    table_lock(t);
+    ftpd_shmem_lock(&t->lock);
     long found = -1, free_slot = -1;
     for (size_t i = 0; i < t->nslots && found < 0; i++) {
         struct slot *s = &t->slots[i];
@@ -117,7 +97,7 @@ void ftpd_rate_detach(ftpd_rate *r)
 {
     if (!r->table || r->slot < 0)
         return;
-    table_lock(r->table);
+    ftpd_shmem_lock(&r->table->lock);
     struct slot *s = &r->table->slots[r->slot];
     if (s->sessions > 0)
         s->sessions--;
