@@ -109,8 +109,8 @@ void ftpd_rate_detach(ftpd_rate *r)
 size_t ftpd_rate_chunk(const ftpd_rate *r, enum ftpd_rate_dir d, size_t max)
 {
     uint64_t c = r->bps[d] / 16;
-    if (c < 4096)
-        c = 4096;
+    if (c < 1024)
+        c = 1024;
     return c < max ? (size_t)c : max;
 }
 

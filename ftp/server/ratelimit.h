@@ -65,8 +65,9 @@ static inline uint64_t ftpd_rate_limit(const ftpd_rate *r, enum ftpd_rate_dir d)
 }
 
 /* How many bytes a limited transfer should move between two charges: about
- * a sixteenth of a second's worth, between 4 KiB and max, so the pace is
- * smooth and the sleeps are not too many. */
+ * a sixteenth of a second's worth, between 1 KiB and max, so the pace is
+ * smooth, the sleeps are not too many, and even a slow limit does not
+ * leave the client waiting seconds between chunks. */
 size_t ftpd_rate_chunk(const ftpd_rate *r, enum ftpd_rate_dir d, size_t max);
 
 /* Charges n bytes just moved in direction d and returns the CLOCK_MONOTONIC

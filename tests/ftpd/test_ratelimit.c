@@ -176,3 +176,28 @@ Test(ratelimit, upload_at_the_limit_forking, .init = start_forking, .fini = stop
 {
     upload_at_the_users_own_limit();
 }
+
+/* A limited transfer spends most of its time asleep; STAT and ABOR must
+ * still be answered at once, not after the sleep or the whole file. */
+Test(ratelimit, stat_and_abor_answer_while_a_limited_download_sleeps,
+     .init = start_threading, .fini = stop)
+{
+    ftx_make_file(ftx_home_path(&srv, "alice", "slow.bin"), 16u << 20, 6);
+    ftc c;
+    ftc_open(&c, &srv);
+    ftc_login(&c, "alice", "pw-a");
+    cr_assert_eq(ftc_cmd(&c, "TYPE I"), 200);
+    int d = ftc_epsv(&c);
+    cr_assert_eq(ftc_cmd(&c, "RETR slow.bin"), 150);
+    char buf[4096];
+    cr_assert(read(d, buf, sizeof buf) > 0);
+    double t0 = ts_now();
+    cr_expect_eq(ftc_cmd(&c, "STAT"), 213, "%s", c.reply);
+    ftc_send_raw(&c, "ABOR\r\n", 6);
+    cr_expect_eq(ftc_reply(&c), 426, "%s", c.reply);
+    cr_expect_eq(ftc_reply(&c), 226, "%s", c.reply);
+    cr_expect(ts_now() - t0 < 3.0, "the replies took %.2f s", ts_now() - t0);
+    close(d);
+    cr_expect_eq(ftc_cmd(&c, "NOOP"), 200, "session still usable");
+    ftc_close(&c);
+}
