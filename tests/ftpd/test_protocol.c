@@ -463,6 +463,11 @@ Test(program, config_errors_name_file_and_line_and_exit_2)
     st = ts_run(argv3, NULL, 0, out, sizeof out, err, sizeof err, 20);
     cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 2);
     cr_expect(strstr(err, "concurrency"), "%s", err);
+    ftx_write_file(conf, "max_upload_rate = 1M\nmax_download_rate = fast\n", 46);
+    st = ts_run(argv, NULL, 0, out, sizeof out, err, sizeof err, 20);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    cr_expect(strstr(err, ":2: max_download_rate must be a size per second"), "%s",
+              err);
     ts_rmtree(dir);
 }
 
