@@ -52,6 +52,7 @@ static int dgram_finish(ss_handler *h, ss_error *err)
         return ss_error_errno(err, "sendto %s",
                               ss_addr_format(&h->client_address, text,
                                              sizeof text));
+    ss__count(h->server, SS__BYTES_OUT, (uint64_t)n);
     return 0;
 }
 

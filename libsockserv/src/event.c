@@ -205,8 +205,10 @@ static void on_handle_closed(uv_handle_t *hd)
         free(hd); /* the timer */
     if (--c->open_handles > 0)
         return;
-    if (c->connected)
+    if (c->connected) {
         c->ev->vt.on_close(handler_of(c));
+        ss__count_finished(c->ev->server);
+    }
     conn_free(c);
 }
 
@@ -229,6 +231,7 @@ static void conn_fail(struct conn *c, int rc, ss_error *err, const char *what)
     ss_server *s = c->ev->server;
     ss_event_handler *h = handler_of(c);
     ss__error_default(err, rc, what);
+    ss__count(s, SS__HANDLER_ERRORS, 1);
     if (err->fatal) {
         ss__watch_fatal(s, err->code);
     } else {
@@ -274,6 +277,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     int rc = 0;
     const char *what = "on_data";
 
+    if (nread > 0)
+        ss__count(ev->server, SS__BYTES_IN, (uint64_t)nread);
     if (nread > 0 && !c->closing) {
         rc = ev->vt.on_data(h, (const unsigned char *)buf->base, (size_t)nread,
                             &err);
@@ -305,6 +310,8 @@ static void on_written(uv_write_t *req, int status)
     struct wreq *w = (struct wreq *)req;
     struct conn *c = w->c;
     c->queued -= w->len;
+    if (status == 0)
+        ss__count(c->ev->server, SS__BYTES_OUT, w->len);
     free(w);
     if (c->aborted)
         return;
@@ -333,8 +340,10 @@ static int datagram_write(struct conn *c, const void *buf, size_t len)
     for (;;) {
         ssize_t n = sendto(c->fd, buf, len, MSG_NOSIGNAL,
                            (const struct sockaddr *)&to->sa, to->len);
-        if (n >= 0)
+        if (n >= 0) {
+            ss__count(c->ev->server, SS__BYTES_OUT, (uint64_t)n);
             return 0;
+        }
         if (errno != EINTR)
             return errno == EWOULDBLOCK ? -EAGAIN : -errno;
     }
@@ -357,8 +366,10 @@ int ss_event_write(ss_event_handler *h, const void *buf, size_t len)
     if (c->queued == 0) { /* nothing ahead of us: try the socket at once */
         uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
         int n = uv_try_write(&c->io.stream, &b, 1);
-        if (n >= 0)
+        if (n >= 0) {
             done = (size_t)n;
+            ss__count(c->ev->server, SS__BYTES_OUT, done);
+        }
         else if (n != UV_EAGAIN)
             return n;
         if (done == len)
@@ -513,9 +524,12 @@ static int serve_datagram(struct ss_event *ev, ss_request *req,
         rc = ev->vt.on_data(h, req->packet, req->packet_len, err);
     ev->vt.on_close(h);
     free(c);
-    if (rc < 0)
+    if (rc < 0) {
+        ss__count(s, SS__HANDLER_ERRORS, 1);
         return rc; /* the caller: handle_error, then shutdown_request */
+    }
     s->vt.shutdown_request(s, req);
+    ss__count_finished(s);
     return 0;
 }
 

@@ -21,9 +21,12 @@ void ss_forking_mixin_configure(ss_server *s)
 }
 
 /* Keeps fork order, so children[0] is the oldest: the one wait_for_room
- * waits on is the one most likely to be done. */
-static void remove_child_locked(struct ss_server_priv *p, size_t i)
+ * waits on is the one most likely to be done.  The request ends here for
+ * the figures: the parent sees every child go, however it went. */
+static void remove_child_locked(ss_server *s, size_t i)
 {
+    struct ss_server_priv *p = s->priv;
+    ss__count_finished(s);
     memmove(&p->children[i], &p->children[i + 1],
             (--p->nchildren - i) * sizeof p->children[0]);
 }
@@ -38,7 +41,7 @@ static size_t reap(ss_server *s, bool blocking)
         pid_t pid = p->children[i];
         pid_t r = waitpid(pid, NULL, WNOHANG);
         if (r == pid || (r < 0 && errno == ECHILD))
-            remove_child_locked(p, i);
+            remove_child_locked(s, i);
         else
             i++;
     }
@@ -52,7 +55,7 @@ static size_t reap(ss_server *s, bool blocking)
         pthread_mutex_lock(&p->lock);
         for (size_t i = 0; i < p->nchildren; i++)
             if (p->children[i] == pid) {
-                remove_child_locked(p, i);
+                remove_child_locked(s, i);
                 break;
             }
     }
@@ -98,7 +101,7 @@ static void wait_for_room(ss_server *s)
         pthread_mutex_lock(&p->lock);
         for (size_t i = 0; i < p->nchildren; i++)
             if (p->children[i] == oldest) {
-                remove_child_locked(p, i);
+                remove_child_locked(s, i);
                 break;
             }
         pthread_mutex_unlock(&p->lock);

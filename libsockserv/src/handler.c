@@ -73,6 +73,8 @@ int ss_handler_run(ss_server *server, const ss_handler_class *cls,
             rc = frc;
         }
     }
+    if (rc < 0)
+        ss__count(server, SS__HANDLER_ERRORS, 1);
     /* Whatever way the request went, the base classes' buffers go. */
     if (ss__class_derives(cls, &ss_stream_request_handler_class))
         ss__stream_handler_release(h);

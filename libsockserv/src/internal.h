@@ -3,7 +3,9 @@
 #define SOCKSERV_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <sockserv/handler.h>
@@ -56,7 +58,75 @@ struct ss_server_priv {
     struct ss_event *event;
     /* Implicit TLS (tls_server.c): the context and pending handshakes. */
     struct ss_tls_server *tls;
+    /* The figures (stats.c): shared with forked children, never NULL
+     * between init and close. */
+    struct ss_stats_block *stats;
 };
+
+/* stats.c: the server's figures (sockserv/stats.h).  One relaxed atomic
+ * add per event: always on, no lock.  The gauges (active, pool_queued) are
+ * unsigned and wrap; ss_server_stats() reads them as signed. */
+enum ss__stat {
+    SS__ACCEPTED,
+    SS__REFUSED_VERIFY,
+    SS__REFUSED_LIMIT,
+    SS__FINISHED,
+    SS__HANDLER_ERRORS,
+    SS__BYTES_IN,
+    SS__BYTES_OUT,
+    SS__TLS_OK,
+    SS__TLS_FAILED,
+    SS__ACTIVE,
+    SS__POOL_QUEUED,
+    SS__NSTATS
+};
+
+/* rfile/wfile keep a pointer to one of these (sockfile.h). */
+struct ss_stats_counter {
+    _Atomic uint64_t n;
+};
+
+struct ss_stats_block {
+    struct ss_stats_counter c[SS__NSTATS];
+};
+
+int ss__stats_create(ss_server *s);
+void ss__stats_destroy(ss_server *s);
+
+static inline void ss__counter_add(struct ss_stats_counter *c, uint64_t n)
+{
+    if (c)
+        atomic_fetch_add_explicit(&c->n, n, memory_order_relaxed);
+}
+
+static inline struct ss_stats_counter *ss__counter(ss_server *s,
+                                                   enum ss__stat k)
+{
+    return &s->priv->stats->c[k];
+}
+
+static inline void ss__count(ss_server *s, enum ss__stat k, uint64_t n)
+{
+    atomic_fetch_add_explicit(&s->priv->stats->c[k].n, n,
+                              memory_order_relaxed);
+}
+
+static inline void ss__gauge_set(ss_server *s, enum ss__stat k, uint64_t v)
+{
+    atomic_store_explicit(&s->priv->stats->c[k].n, v, memory_order_relaxed);
+}
+
+/* A verified request ends (see ss_stats.finished). */
+static inline void ss__count_finished(ss_server *s)
+{
+    ss__count(s, SS__FINISHED, 1);
+    ss__count(s, SS__ACTIVE, UINT64_MAX); /* -1 */
+}
+
+/* Counts one server-side TLS handshake that completed (ok) or failed.
+ * Any thread.  Every path that runs a server handshake calls it once per
+ * handshake: implicit TLS (tls_server.c), STARTTLS (tls_conn.c). */
+void ss__stats_tls_handshake(ss_server *s, bool ok);
 
 /* Handles what the server's descriptor has ready, at most `budget`
  * requests (1 for handle_request).  Returns 0, or a fatal error's code;

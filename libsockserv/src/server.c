@@ -71,8 +71,9 @@ static int base_process_request(ss_server *s, ss_request *req,
 {
     int rc = s->vt.finish_request(s, req, client, err);
     if (rc < 0)
-        return rc;
+        return rc; /* counted as finished by the caller */
     s->vt.shutdown_request(s, req);
+    ss__count_finished(s);
     return 0;
 }
 
@@ -193,9 +194,17 @@ int ss_server_init(ss_server *s, const ss_server_class *cls,
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     s->priv = p;
+    int rc = ss__stats_create(s);
+    if (rc < 0) { /* nothing ran yet: nothing to close but priv */
+        s->priv = NULL;
+        pthread_cond_destroy(&p->cond);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        return ss_error_set(err, rc, "stats: %s", ss_strerror(rc));
+    }
 
     s->vt.configure(s);
-    int rc = s->vt.init(s, err);
+    rc = s->vt.init(s, err);
     if (rc == 0 && (flags & SS_BIND_AND_ACTIVATE))
         return ss_server_bind_and_activate(s, err);
     if (rc < 0) {
@@ -229,6 +238,7 @@ void ss_server_close(ss_server *s)
     while (p->shutdown_waiters > 0)
         pthread_cond_wait(&p->cond, &p->lock);
     pthread_mutex_unlock(&p->lock);
+    ss__stats_destroy(s);
     s->priv = NULL;
     free(p->children);
     pthread_cond_destroy(&p->cond);
@@ -347,10 +357,13 @@ static int handle_one(ss_server *s, bool *exhausted, bool *none)
         s->vt.handle_accept_error(s, &err);
         return 0;
     }
+    ss__count(s, SS__ACCEPTED, 1);
     if (!s->vt.verify_request(s, &req, &client)) {
+        ss__count(s, SS__REFUSED_VERIFY, 1);
         s->vt.shutdown_request(s, &req); /* bpo-26309: exactly once */
         return 0;
     }
+    ss__count(s, SS__ACTIVE, 1);
     if (ss__tls_enabled(s)) /* implicit TLS: the handshake comes first */
         return ss__tls_start_request(s, &req, &client);
     return ss__process_verified(s, &req, &client);
@@ -366,6 +379,8 @@ int ss__process_verified(ss_server *s, ss_request *req, const ss_addr *client)
         if (!err.fatal)
             s->vt.handle_error(s, req, client, &err);
         s->vt.shutdown_request(s, req);
+        /* Whatever mixin took it, a failed process_request ends it here. */
+        ss__count_finished(s);
         if (err.fatal)
             return err.code;
     }

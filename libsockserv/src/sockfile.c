@@ -10,6 +10,8 @@
 
 #include <sockserv/sockfile.h>
 
+#include "internal.h"
+
 /* --- the plain transport ------------------------------------------------ */
 
 /* The code for a failed recv/send, errno set. */
@@ -93,6 +95,15 @@ void ss_rfile_set_transport(ss_rfile *f, ss_transport *t)
     f->t = t;
 }
 
+/* Every read from the transport, counted for the server's figures. */
+static ssize_t t_recv(ss_rfile *f, void *buf, size_t n)
+{
+    ssize_t r = f->t->recv(f->t, buf, n);
+    if (r > 0)
+        ss__counter_add(f->counter, (uint64_t)r);
+    return r;
+}
+
 /* Refills an empty buffer with one transport read: >0, 0 (EOF), <0. */
 static ssize_t fill(ss_rfile *f)
 {
@@ -105,7 +116,7 @@ static ssize_t fill(ss_rfile *f)
         f->owned = true;
     }
     f->pos = f->len = 0;
-    ssize_t n = f->t->recv(f->t, f->buf, f->cap);
+    ssize_t n = t_recv(f, f->buf, f->cap);
     if (n == 0)
         f->eof = true;
     if (n > 0)
@@ -122,7 +133,7 @@ ssize_t ss_rfile_read(ss_rfile *f, void *buf, size_t n)
         if (f->cap == 0 || n >= f->cap) { /* unbuffered, or a big read */
             if (f->eof || !f->t)
                 return 0;
-            ssize_t r = f->t->recv(f->t, buf, n);
+            ssize_t r = t_recv(f, buf, n);
             if (r == 0)
                 f->eof = true;
             return r;
@@ -161,7 +172,7 @@ ssize_t ss_rfile_readline(ss_rfile *f, void *out, size_t max)
             if (f->cap == 0) { /* unbuffered: a byte at a time, like Python */
                 if (f->eof || !f->t)
                     break;
-                ssize_t r = f->t->recv(f->t, dst + got, 1);
+                ssize_t r = t_recv(f, dst + got, 1);
                 if (r < 0)
                     return got ? (ssize_t)got : r;
                 if (r == 0) {
@@ -225,12 +236,14 @@ void ss_wfile_set_transport(ss_wfile *f, ss_transport *t)
     f->t = t;
 }
 
-static int send_all(ss_transport *t, const unsigned char *p, size_t n)
+static int send_all(ss_wfile *f, const unsigned char *p, size_t n)
 {
+    ss_transport *t = f->t;
     while (n > 0) {
         ssize_t r = t->send(t, p, n);
         if (r < 0)
             return (int)r;
+        ss__counter_add(f->counter, (uint64_t)r);
         p += r;
         n -= (size_t)r;
     }
@@ -241,7 +254,7 @@ int ss_wfile_flush(ss_wfile *f)
 {
     if (!f->t || f->len == 0)
         return 0;
-    int rc = send_all(f->t, f->buf, f->len);
+    int rc = send_all(f, f->buf, f->len);
     f->len = 0; /* what failed to go is lost with the connection */
     return rc;
 }
@@ -268,13 +281,13 @@ int ss_wfile_write(ss_wfile *f, const void *buf, size_t n)
         return 0;
     }
     if (f->cap == 0)
-        return send_all(f->t, buf, n);
+        return send_all(f, buf, n);
     if (n > f->cap - f->len) {
         int rc = ss_wfile_flush(f);
         if (rc < 0)
             return rc;
         if (n >= f->cap)
-            return send_all(f->t, buf, n);
+            return send_all(f, buf, n);
     }
     memcpy(f->buf + f->len, buf, n);
     f->len += n;

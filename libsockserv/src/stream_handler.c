@@ -57,6 +57,8 @@ static int stream_setup(ss_handler *h, ss_error *err)
         return ss_error_set(err, rc, "rfile: %s", ss_strerror(rc));
     if ((rc = ss_wfile_init(&sh->wfile, sh->io, sh->wbufsize)) < 0)
         return ss_error_set(err, rc, "wfile: %s", ss_strerror(rc));
+    sh->rfile.counter = ss__counter(h->server, SS__BYTES_IN);
+    sh->wfile.counter = ss__counter(h->server, SS__BYTES_OUT);
     return 0;
 }
 

@@ -63,6 +63,7 @@ static void *request_thread(void *arg)
     rec->fd_live = false; /* server_close must not touch it any more */
     pthread_mutex_unlock(&p->lock);
     s->vt.shutdown_request(s, &rec->req);
+    ss__count_finished(s);
 
     pthread_mutex_lock(&p->lock);
     rec->done = true;

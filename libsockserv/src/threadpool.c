@@ -105,6 +105,7 @@ static void *worker_main(void *arg)
         struct pool_item it = pool->ring[pool->head];
         pool->head = (pool->head + 1) % pool->limit;
         pool->count--;
+        ss__gauge_set(s, SS__POOL_QUEUED, pool->count);
         pool->running++;
         me->live_fd = it.req.packet ? -1 : it.req.fd;
         pthread_mutex_unlock(&pool->lock);
@@ -115,6 +116,7 @@ static void *worker_main(void *arg)
         me->live_fd = -1; /* server_close must not touch it any more */
         pthread_mutex_unlock(&pool->lock);
         s->vt.shutdown_request(s, &it.req);
+        ss__count_finished(s);
 
         pthread_mutex_lock(&pool->lock);
         pool->running--;
@@ -203,6 +205,10 @@ int ss_threadpool_mixin_process_request(ss_server *s, ss_request *req,
     if (full_locked(pool) && pool->when_full == SS_POOL_REFUSE) {
         pool->refused++;
         pthread_mutex_unlock(&pool->lock);
+        /* Verified, so counted active: it moves to refused instead,
+         * before the client can see the connection close. */
+        ss__count(s, SS__REFUSED_LIMIT, 1);
+        ss__count(s, SS__ACTIVE, UINT64_MAX);
         s->vt.handle_busy(s, req, client);
         s->vt.shutdown_request(s, req);
         req->fd = -1;
@@ -224,6 +230,7 @@ int ss_threadpool_mixin_process_request(ss_server *s, ss_request *req,
     pool->ring[tail].req = *req;
     pool->ring[tail].client = *client;
     pool->count++;
+    ss__gauge_set(s, SS__POOL_QUEUED, pool->count);
     if (pool->when_full == SS_POOL_WAIT && full_locked(pool) && !pool->paused) {
         /* GLib's cap-and-pause: the backlog absorbs what comes next. */
         pool->paused = true;
@@ -262,13 +269,16 @@ void ss_threadpool_mixin_server_close(ss_server *s)
             pool->head = (pool->head + 1) % pool->limit;
             pool->count--;
         }
+        ss__gauge_set(s, SS__POOL_QUEUED, pool->count);
         for (unsigned i = 0; i < pool->nworkers; i++)
             if (pool->workers[i].live_fd >= 0)
                 shutdown(pool->workers[i].live_fd, SHUT_RDWR);
     }
     pthread_mutex_unlock(&pool->lock);
-    for (size_t i = 0; i < ncancelled; i++)
+    for (size_t i = 0; i < ncancelled; i++) {
         s->vt.shutdown_request(s, &cancelled[i].req);
+        ss__count_finished(s);
+    }
     free(cancelled);
 
     stop_workers(pool); /* drains what is still queued, then joins */

@@ -663,6 +663,7 @@ int ss_stream_handler_start_tls(ss_stream_handler *self, ss_tls_context *ctx,
     char peer[SS_ADDRSTRLEN];
     ss_addr_format(&h->client_address, peer, sizeof peer);
     rc = ss__tls_handshake(c, peer, ctx->handshake_timeout, err);
+    ss__stats_tls_handshake(h->server, rc == 0);
     if (rc < 0) {
         ss_tls_conn_free(c);
         return rc;

@@ -61,11 +61,14 @@ static ss_request release(struct pending *p)
     return req;
 }
 
+/* The connection never got through its handshake: the request ends. */
 static void fail(ss_server *s, ss_request *req, const ss_addr *client,
                  const ss_error *err)
 {
+    ss__stats_tls_handshake(s, false);
     s->vt.handle_error(s, req, client, err);
     s->vt.shutdown_request(s, req);
+    ss__count_finished(s);
 }
 
 /* The handshake is done: on to process_request, as handle_one would have
@@ -82,6 +85,7 @@ static int dispatch(ss_server *s, ss_request *req, const ss_addr *client)
         fail(s, req, client, &err);
         return 0;
     }
+    ss__stats_tls_handshake(s, true);
     ss__tls_server_established(req->tls);
     return ss__process_verified(s, req, client);
 }
@@ -96,7 +100,9 @@ static void complete(struct pending *p, int rc, const ss_error *err)
         return;
     }
     if (ss__shutdown_requested(s)) { /* bpo-35017: no request after it */
+        ss__stats_tls_handshake(s, true);
         s->vt.shutdown_request(s, &req);
+        ss__count_finished(s);
         return;
     }
     rc = dispatch(s, &req, &client);
@@ -167,6 +173,7 @@ static void loop_ending(ss_server *s, void *uv_loop)
     while (ts->pending) {
         ss_request req = release(ts->pending);
         s->vt.shutdown_request(s, &req);
+        ss__count_finished(s);
     }
 }
 
@@ -234,6 +241,7 @@ int ss__tls_start_request(ss_server *s, ss_request *req, const ss_addr *client)
             fail(s, req, client, &err);
             return 0;
         }
+        ss__stats_tls_handshake(s, true);
         return ss__process_verified(s, req, client);
     }
 

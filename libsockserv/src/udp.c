@@ -43,6 +43,7 @@ static int udp_get_request(ss_server *s, ss_request *req, ss_addr *client,
             req->fd = s->socket;
             req->packet = buf;
             req->packet_len = (size_t)n;
+            ss__count(s, SS__BYTES_IN, (uint64_t)n);
             return 0;
         }
         if (errno == EINTR)

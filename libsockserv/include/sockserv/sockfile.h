@@ -38,11 +38,17 @@ struct ss_transport {
  * flag once, here: set it before, not after. */
 void ss_transport_init_fd(ss_transport *t, int fd);
 
+/* Where a server counts the bytes its handlers move (stats.h). */
+struct ss_stats_counter;
+
 typedef struct ss_rfile {
     ss_transport *t; /* NULL: memory only (a datagram) */
     unsigned char *buf;
     size_t cap, pos, len; /* buffered bytes are buf[pos..len) */
     bool eof, owned;
+    /* private: bytes read from t are added here (NULL: not counted);
+     * StreamRequestHandler points it at its server's bytes_in */
+    struct ss_stats_counter *counter;
 } ss_rfile;
 
 /* A reader over transport t (borrowed) with a buffer of bufsize bytes
@@ -77,6 +83,8 @@ typedef struct ss_wfile {
     unsigned char *buf;
     size_t cap, len;
     size_t limit; /* memory mode: most bytes it will hold */
+    /* private: bytes sent on t are added here (NULL: not counted) */
+    struct ss_stats_counter *counter;
 } ss_wfile;
 
 /* A writer over transport t (borrowed).  bufsize 0 (Python's default

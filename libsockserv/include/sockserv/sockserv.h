@@ -10,6 +10,7 @@
 #include "handler.h"
 #include "server.h"
 #include "sockfile.h"
+#include "stats.h"
 #include "threading.h"
 #include "threadpool.h"
 #include "tls.h"
