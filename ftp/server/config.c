@@ -197,6 +197,12 @@ int ftpd_config_set(ftpd_config *c, const char *key, const char *v,
             c->login_fail_delay_max > 600)
             return fail(err, cap, where,
                         "login_fail_delay_max must be seconds in 0..600");
+    } else if (!strcmp(key, "metrics_listen")) {
+        /* Checked as an address when the listener starts (main.c). */
+        if (!strcmp(v, "off") || !strcmp(v, "no"))
+            c->metrics_listen[0] = '\0';
+        else if (copy(c->metrics_listen, sizeof c->metrics_listen, v) < 0)
+            return fail(err, cap, where, "metrics_listen: address too long");
     } else if (!strcmp(key, "run_as")) {
         if (copy(c->run_as, sizeof c->run_as, v) < 0)
             return fail(err, cap, where, "run_as: name too long");

@@ -69,6 +69,9 @@ typedef struct ftpd_config {
                                         this are forgotten */
     double login_fail_delay_max;     /* s, cap of the growing delay */
     char run_as[64];                 /* user to become after binding */
+
+    /* monitoring */
+    char metrics_listen[256];        /* Prometheus page; "" = off */
 } ftpd_config;
 
 /* Fills *c with the defaults (127.0.0.1:2121 is added by

@@ -204,3 +204,17 @@ void ftpd_guard_success(ftpd_guard *g, const char *user)
         e->key_len = 0;
     pthread_mutex_unlock(&g->lock);
 }
+
+unsigned ftpd_guard_bans_active(ftpd_guard *g)
+{
+    if (!g)
+        return 0;
+    double t = now();
+    unsigned n = 0;
+    pthread_mutex_lock(&g->lock);
+    for (unsigned i = 0; i < g->capacity; i++)
+        if (g->e[i].key_len && g->e[i].banned_until > t)
+            n++;
+    pthread_mutex_unlock(&g->lock);
+    return n;
+}

@@ -39,6 +39,10 @@ double ftpd_guard_banned(ftpd_guard *g, const ss_addr *client,
 unsigned ftpd_guard_fail(ftpd_guard *g, const ss_addr *client,
                          const char *user);
 
+/* Hosts and names banned now (for the metrics page).  Any
+ * thread/process; scans the table under its lock. */
+unsigned ftpd_guard_bans_active(ftpd_guard *g);
+
 /* A successful login: the name's count starts again.  The host's does not
  * (one valid account must not reset the guessing of others). */
 void ftpd_guard_success(ftpd_guard *g, const char *user);

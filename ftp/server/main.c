@@ -39,6 +39,7 @@
 #include "connlimit.h"
 #include "ftps.h"
 #include "guard.h"
+#include "metrics.h"
 #include "passwd.h"
 #include "quota.h"
 #include "session.h"
@@ -107,6 +108,7 @@ typedef struct app {
     ss_server servers[2 * FTPD_MAX_LISTEN];
     bool implicit[2 * FTPD_MAX_LISTEN];
     size_t nservers;
+    ftpd_metrics metrics; /* the Prometheus page, when metrics_listen is set */
     uv_loop_t loop;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t tick;
@@ -353,6 +355,8 @@ static void finish_shutdown(app *a)
                 kill(pids[k], SIGTERM);
         }
     }
+    /* The page reads the listeners' figures: it goes first. */
+    ftpd_metrics_stop(&a->metrics);
     for (size_t i = 0; i < a->nservers; i++) {
         const char *path = NULL;
         ss_addr *sa = &a->servers[i].server_address;
@@ -604,8 +608,18 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": rate table: %s\n", strerror(-rc));
         return 1;
     }
+    if (!(ctx->counters = ftpd_counters_create())) {
+        perror(PROG ": counters");
+        return 1;
+    }
     if ((rc = start_servers(&a)) != 0)
         return rc;
+    if (c->metrics_listen[0] &&
+        ftpd_metrics_open(&a.metrics, c->metrics_listen, ctx, a.servers,
+                          a.nservers, err, sizeof err) < 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return 1;
+    }
     if (first_run(&a) < 0)
         return 1;
     if (drop_privileges(c, &ctx->log) < 0)
@@ -630,6 +644,11 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (a.metrics.started &&
+        (rc = ftpd_metrics_attach(&a.metrics, &a.loop)) < 0) {
+        fprintf(stderr, PROG ": metrics: attach: %s\n", ss_strerror(rc));
+        return 1;
+    }
     /* Plain listeners first: scripts take the first "listening on". */
     for (size_t i = 0; i < a.nservers; i++) {
         char addr[SS_ADDRSTRLEN];
@@ -638,6 +657,12 @@ int main(int argc, char **argv)
         ftpd_log(&ctx->log, "listening on %s (%s%s)", addr,
                  c->concurrency == FTPD_FORKING ? "forking" : "threading",
                  a.implicit[i] ? ", implicit TLS" : "");
+    }
+    if (a.metrics.started) {
+        char addr[SS_ADDRSTRLEN];
+        ss_addr_format(&a.metrics.srv.server_address, addr, sizeof addr);
+        printf("metrics on http://%s/metrics\n", addr);
+        ftpd_log(&ctx->log, "metrics on http://%s/metrics", addr);
     }
     fflush(stdout);
 
@@ -652,6 +677,7 @@ int main(int argc, char **argv)
     ftpd_rate_table_destroy(ctx->rate);
     ftpd_connlimit_destroy(ctx->limits);
     ftpd_guard_destroy(ctx->guard);
+    ftpd_counters_destroy(ctx->counters);
     if (ctx->tls_on)
         ss_tls_context_close(&ctx->tls);
     close(ctx->stop_rd);

@@ -72,6 +72,7 @@ static int login_failed(ftpd_session *s, const char *why, bool counted)
     ftpd_ctx *ctx = s->ctx;
     s->failures++;
     s->user_given = false;
+    ftpd_counters_add(ctx->counters, FTPD_C_LOGINS_FAILED, 1);
     unsigned count = s->failures;
     if (counted) {
         unsigned g = ftpd_guard_fail(ctx->guard, &s->base.base.client_address,
@@ -179,6 +180,7 @@ int ftpd_cmd_pass(ftpd_session *s, const char *arg, size_t len)
     explicit_bzero(&u, sizeof u);
     s->logged_in = true;
     s->failures = 0;
+    ftpd_counters_add(ctx->counters, FTPD_C_LOGINS_OK, 1);
     ftpd_guard_success(ctx->guard, s->user);
     ftpd_log(&ctx->log, "login user=%s client=%s", s->user, s->client);
     return ftpd_session_reply(s, 230, "Login successful.");

@@ -142,6 +142,7 @@ int ftpd_session_reply_errno(ftpd_session *s, int err, const char *what)
     case ENAMETOOLONG:
         return ftpd_session_reply(s, 553, "File name not allowed.");
     case EDQUOT:
+        ftpd_counters_add(s->ctx->counters, FTPD_C_QUOTA_REFUSALS, 1);
         return ftpd_session_reply(s, 552, "Quota exceeded.");
     case ENOSPC:
         return ftpd_session_reply(s, 452, "Insufficient storage space.");

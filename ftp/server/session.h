@@ -34,6 +34,7 @@
 
 #include "config.h"
 #include "connlimit.h"
+#include "counters.h"
 #include "datachan.h"
 #include "digest.h"
 #include "guard.h"
@@ -54,6 +55,7 @@ typedef struct ftpd_ctx {
     ftpd_rate_table *rate;  /* per-user rate limits (ratelimit.h) */
     ftpd_connlimit *limits;
     ftpd_guard *guard;      /* failed logins and bans (guard.h) */
+    ftpd_counters *counters; /* the figures of the metrics page; may be NULL */
     ss_tls_context tls;     /* the server's TLS context when tls_on */
     bool tls_on;
     int stop_rd, stop_wr;   /* pipe: readable once the server stops */

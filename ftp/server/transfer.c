@@ -56,10 +56,18 @@ static void xfer_begin(xfer *x, ftpd_session *s, const char *cmd,
                  arg);
     x->start = ftpd_now();
     s->xfer = FTPD_XFER_RUNNING;
+    ftpd_counters_gauge(s->ctx->counters, FTPD_C_TRANSFERS, 1);
     s->xfer_cmd = cmd;
     s->xfer_bytes = 0;
     s->abort_requested = false;
     s->quit_after = false;
+}
+
+/* The transfer xfer_begin started is over, whatever way it went. */
+static void xfer_end(ftpd_session *s)
+{
+    s->xfer = FTPD_XFER_NONE;
+    ftpd_counters_gauge(s->ctx->counters, FTPD_C_TRANSFERS, -1);
 }
 
 /* Looks at control input; returns XF_OK to go on or why to stop. */
@@ -218,6 +226,7 @@ static enum outcome send_all(xfer *x, const char *buf, size_t n)
         buf += w;
         n -= (size_t)w;
         x->bytes += (uint64_t)w;
+        ftpd_counters_add(s->ctx->counters, FTPD_C_DOWNLOAD_BYTES, (uint64_t)w);
         s->xfer_bytes = x->bytes;
     }
     return XF_OK;
@@ -229,7 +238,7 @@ static int finish(xfer *x, enum outcome o, const char *ok_text)
     ftpd_session *s = x->s;
     ftpd_ftps_data_end(s); /* close_notify: the transfer ended cleanly */
     ftpd_datachan_reset(&s->dc);
-    s->xfer = FTPD_XFER_NONE;
+    xfer_end(s);
     s->xfer_cmd = NULL;
     const char *result = "ok";
     char why[96];
@@ -259,14 +268,17 @@ static int finish(xfer *x, enum outcome o, const char *ok_text)
         break;
     case XF_QUOTA:
         result = "quota";
+        ftpd_counters_add(s->ctx->counters, FTPD_C_QUOTA_REFUSALS, 1);
         rc = ftpd_session_reply(s, 552, "Quota exceeded: upload stopped after "
                                 "%" PRIu64 " bytes, which were kept.", x->bytes);
         break;
     case XF_FILE_ERR:
         snprintf(why, sizeof why, "file: %s", strerror(-x->err));
         result = why;
-        if (x->err == -EDQUOT)
+        if (x->err == -EDQUOT) {
+            ftpd_counters_add(s->ctx->counters, FTPD_C_QUOTA_REFUSALS, 1);
             rc = ftpd_session_reply(s, 552, "Quota exceeded.");
+        }
         else if (x->err == -ENOSPC)
             rc = ftpd_session_reply(s, 452, "Insufficient storage space; "
                                     "%" PRIu64 " bytes were kept.", x->bytes);
@@ -319,6 +331,8 @@ static enum outcome send_binary(xfer *x, int fd, off_t off, off_t end)
                 break;
             x->bytes += (uint64_t)n;
             s->xfer_bytes = x->bytes;
+            ftpd_counters_add(s->ctx->counters, FTPD_C_DOWNLOAD_BYTES,
+                              (uint64_t)n);
             if (limited) {
                 enum outcome o = pace(x, FTPD_RATE_DOWN, (uint64_t)n);
                 if (o != XF_OK)
@@ -438,7 +452,7 @@ int ftpd_cmd_retr(ftpd_session *s, const char *arg, size_t len)
                        what);
     if (rc < 0) {
         close(fd);
-        s->xfer = FTPD_XFER_NONE;
+        xfer_end(s);
         return rc == -1 ? 0 : rc;
     }
     enum outcome o = s->ascii ? send_ascii(&x, fd, off, end)
@@ -491,6 +505,7 @@ static enum outcome write_chunk(xfer *x, writer *w, const char *buf, size_t n)
         w->size = new_pos;
     x->bytes += done;
     s->xfer_bytes = x->bytes;
+    ftpd_counters_add(s->ctx->counters, FTPD_C_UPLOAD_BYTES, done);
     if (err) {
         x->err = err;
         return XF_FILE_ERR;
@@ -599,9 +614,11 @@ static int store(ftpd_session *s, const char *cmd, const char *arg, size_t len,
         return 0;
     if (rest > 0)
         mode = FTPD_VFS_W_OFFSET;
-    if (quota_full(s, arg, len, mode == FTPD_VFS_W_TRUNC))
+    if (quota_full(s, arg, len, mode == FTPD_VFS_W_TRUNC)) {
+        ftpd_counters_add(s->ctx->counters, FTPD_C_QUOTA_REFUSALS, 1);
         return ftpd_session_reply(s, 552, "Quota exceeded: nothing more can be "
                                   "stored.");
+    }
     xfer_begin(&x, s, cmd, arg, len, true);
     ftpd_vfs_wopen info = {0};
     int fd;
@@ -612,7 +629,7 @@ static int store(ftpd_session *s, const char *cmd, const char *arg, size_t len,
         fd = ftpd_vfs_open_write(&s->vfs, arg, len, mode, rest, &info);
     }
     if (fd < 0) {
-        s->xfer = FTPD_XFER_NONE;
+        xfer_end(s);
         return ftpd_session_reply_errno(s, fd, arg);
     }
     if (mode == FTPD_VFS_W_TRUNC && info.old_size > 0)
@@ -632,7 +649,7 @@ static int store(ftpd_session *s, const char *cmd, const char *arg, size_t len,
         rc = open_data(&x, "Ok to send data for %s.", x.path);
     if (rc < 0) {
         close(fd);
-        s->xfer = FTPD_XFER_NONE;
+        xfer_end(s);
         return rc == -1 ? 0 : rc;
     }
     enum outcome o = receive(&x, &w);
@@ -736,7 +753,7 @@ static int listing(ftpd_session *s, const char *cmd, const char *arg,
     xfer_begin(&x, s, cmd, p, pl, false);
     rc = open_data(&x, "Here comes the directory listing%s.", "");
     if (rc < 0) {
-        s->xfer = FTPD_XFER_NONE;
+        xfer_end(s);
         return rc == -1 ? 0 : rc;
     }
     list_out *lo = malloc(sizeof *lo);
