@@ -37,9 +37,11 @@ Test(guard, host_banned_after_n_failures_then_forgiven)
     cr_expect_gt(ftpd_guard_banned(g, &a, NULL), 0, "banned at 3");
     cr_expect_eq(ftpd_guard_banned(g, &b, NULL), 0, "another host is not");
     cr_expect_eq(ftpd_guard_banned(g, &b, "u1"), 0, "u1 failed only once");
+    cr_expect_eq(ftpd_guard_bans_active(g), 1, "the host, no name");
     struct timespec ts = {0, 700 * 1000 * 1000};
     nanosleep(&ts, NULL);
     cr_expect_eq(ftpd_guard_banned(g, &a, NULL), 0, "the ban ended");
+    cr_expect_eq(ftpd_guard_bans_active(g), 0);
     ftpd_guard_destroy(g);
 }
 
