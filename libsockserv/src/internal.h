@@ -64,7 +64,8 @@ struct ss_server_priv {
 };
 
 /* stats.c: the server's figures (sockserv/stats.h).  One relaxed atomic
- * add per event: always on, no lock.  The gauges (active, pool_queued) are
+ * add per event: always on, no lock.  -DSS_NO_STATS compiles the adds out,
+ * only to measure what they cost (doc/performance.md).  The gauges (active, pool_queued) are
  * unsigned and wrap; ss_server_stats() reads them as signed. */
 enum ss__stat {
     SS__ACCEPTED,
@@ -95,8 +96,13 @@ void ss__stats_destroy(ss_server *s);
 
 static inline void ss__counter_add(struct ss_stats_counter *c, uint64_t n)
 {
+#ifndef SS_NO_STATS
     if (c)
         atomic_fetch_add_explicit(&c->n, n, memory_order_relaxed);
+#else
+    (void)c;
+    (void)n;
+#endif
 }
 
 static inline struct ss_stats_counter *ss__counter(ss_server *s,
@@ -107,13 +113,25 @@ static inline struct ss_stats_counter *ss__counter(ss_server *s,
 
 static inline void ss__count(ss_server *s, enum ss__stat k, uint64_t n)
 {
+#ifndef SS_NO_STATS
     atomic_fetch_add_explicit(&s->priv->stats->c[k].n, n,
                               memory_order_relaxed);
+#else
+    (void)s;
+    (void)k;
+    (void)n;
+#endif
 }
 
 static inline void ss__gauge_set(ss_server *s, enum ss__stat k, uint64_t v)
 {
+#ifndef SS_NO_STATS
     atomic_store_explicit(&s->priv->stats->c[k].n, v, memory_order_relaxed);
+#else
+    (void)s;
+    (void)k;
+    (void)v;
+#endif
 }
 
 /* A verified request ends (see ss_stats.finished). */
