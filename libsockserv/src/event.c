@@ -207,7 +207,8 @@ static void on_handle_closed(uv_handle_t *hd)
         return;
     if (c->connected) {
         c->ev->vt.on_close(handler_of(c));
-        ss__count_finished(c->ev->server);
+        if (!c->ev->orphaned) /* else the server and its figures are gone */
+            ss__count_finished(c->ev->server);
     }
     conn_free(c);
 }
@@ -310,7 +311,7 @@ static void on_written(uv_write_t *req, int status)
     struct wreq *w = (struct wreq *)req;
     struct conn *c = w->c;
     c->queued -= w->len;
-    if (status == 0)
+    if (status == 0 && !c->ev->orphaned)
         ss__count(c->ev->server, SS__BYTES_OUT, w->len);
     free(w);
     if (c->aborted)
@@ -369,9 +370,9 @@ int ss_event_write(ss_event_handler *h, const void *buf, size_t len)
         if (n >= 0) {
             done = (size_t)n;
             ss__count(c->ev->server, SS__BYTES_OUT, done);
-        }
-        else if (n != UV_EAGAIN)
+        } else if (n != UV_EAGAIN) {
             return n;
+        }
         if (done == len)
             return 0;
     }
