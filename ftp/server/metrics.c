@@ -319,6 +319,13 @@ int ftpd_metrics_open(ftpd_metrics *m, const char *text, ftpd_ctx *ctx,
     ss_addr addr;
     ss_error err;
     ss_error_clear(&err);
+    /* A port alone means loopback: the page has no password. */
+    char with_host[64];
+    if (*text && strspn(text, "0123456789") == strlen(text) &&
+        strlen(text) <= 5) {
+        snprintf(with_host, sizeof with_host, "127.0.0.1:%s", text);
+        text = with_host;
+    }
     if (ss_addr_parse(&addr, text, &err) < 0) {
         snprintf(errbuf, errcap, "metrics_listen %s: %s", text, err.msg);
         return -1;

@@ -28,7 +28,8 @@ typedef struct ftpd_metrics {
     bool started, attached;
 } ftpd_metrics;
 
-/* Binds addr ("127.0.0.1:9121", "[::1]:9121", "unix:/path"), with the FTP
+/* Binds addr ("127.0.0.1:9121", "[::1]:9121", "unix:/path"; a port alone,
+ * "9121", is 127.0.0.1:9121), with the FTP
  * listeners, before privileges are dropped.  listeners must outlive the
  * page (stop it first).  Main thread.  Returns 0, or -1 with a message in
  * err (nothing to stop then). */

@@ -312,6 +312,18 @@ Test(metrics_threading, an_oversized_request_head_is_refused)
     close(fd);
 }
 
+Test(metrics_off, a_port_alone_listens_on_loopback)
+{
+    ftx_init(&srv, "ftpd-metrics-port");
+    const char *extra[] = {"--set", "metrics_listen=0", NULL};
+    ftx_start(&srv, extra);
+    char rest[200];
+    cr_assert_eq(ts_wait_line(&srv.proc, "metrics on ", rest, sizeof rest, 10),
+                 0, "%s", srv.proc.out);
+    cr_expect_eq(strncmp(rest, "http://127.0.0.1:", 17), 0, "%s", rest);
+    ftx_stop(&srv, true);
+}
+
 Test(metrics_off, no_page_unless_configured)
 {
     ftx_init(&srv, "ftpd-metrics-off");
