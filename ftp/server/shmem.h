@@ -2,8 +2,8 @@
  * children alike: an anonymous MAP_SHARED mapping made before the first
  * fork, guarded by a process-shared robust mutex at its start.
  *
- * Used by quota.c, ratelimit.c and counters.c.  Thread- and process-safe once made;
- * errors are -errno. */
+ * Used by quota.c, ratelimit.c and counters.c.  Thread- and process-safe
+ * once made; errors are -errno. */
 #ifndef FTPD_SHMEM_H
 #define FTPD_SHMEM_H
 
