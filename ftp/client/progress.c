@@ -23,7 +23,7 @@ char *ftpc_human_bytes(double n, char *buf, size_t cap)
     return buf;
 }
 
-static int term_width(void)
+int ftpc_term_width(void)
 {
     struct winsize ws;
     if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
@@ -31,8 +31,8 @@ static int term_width(void)
     return 80;
 }
 
-void ftpc_progress_start(ftpc_progress *p, const char *name, int64_t total,
-                         uint64_t start, bool quiet)
+void ftpc_progress_start_to(ftpc_progress *p, const char *name, int64_t total,
+                            uint64_t start, bool quiet, ftpc_progress_sink *sink)
 {
     memset(p, 0, sizeof *p);
     const char *base = strrchr(name, '/');
@@ -41,12 +41,21 @@ void ftpc_progress_start(ftpc_progress *p, const char *name, int64_t total,
     p->start = p->done = start;
     p->t0 = ftpc_now();
     p->quiet = quiet;
-    p->tty = !quiet && isatty(STDERR_FILENO);
+    p->sink = sink;
+    p->tty = !quiet && !sink && isatty(STDERR_FILENO);
+    if (sink)
+        sink->event(sink, p, FTPC_PROGRESS_START, NULL, start);
 }
 
-static void draw(ftpc_progress *p, double now)
+void ftpc_progress_start(ftpc_progress *p, const char *name, int64_t total,
+                         uint64_t start, bool quiet)
 {
-    int width = term_width();
+    ftpc_progress_start_to(p, name, total, start, quiet, NULL);
+}
+
+void ftpc_progress_format(const ftpc_progress *p, double now, int width,
+                          char *buf, size_t cap)
+{
     double elapsed = now - p->t0;
     double rate = elapsed > 0 ? (double)(p->done - p->start) / elapsed : 0;
     char done[32], total[32], rt[32], eta[32] = "--:--", pct[8] = " --%";
@@ -88,7 +97,14 @@ static void draw(ftpc_progress *p, double now)
         bar[2 + bar_w] = ']';
         bar[3 + bar_w] = '\0';
     }
-    fprintf(stderr, "\r%.*s%s%s\033[K", name_w, p->name, bar, right);
+    snprintf(buf, cap, "%.*s%s%s", name_w, p->name, bar, right);
+}
+
+static void draw(ftpc_progress *p, double now)
+{
+    char line[1024];
+    ftpc_progress_format(p, now, ftpc_term_width(), line, sizeof line);
+    fprintf(stderr, "\r%s\033[K", line);
     fflush(stderr);
     p->drawn = true;
     p->last_draw = now;
@@ -96,6 +112,10 @@ static void draw(ftpc_progress *p, double now)
 
 void ftpc_progress_update(ftpc_progress *p, uint64_t done)
 {
+    if (p->sink) {
+        p->sink->event(p->sink, p, FTPC_PROGRESS_UPDATE, NULL, done);
+        return;
+    }
     p->done = done;
     if (!p->tty)
         return;
@@ -106,6 +126,10 @@ void ftpc_progress_update(ftpc_progress *p, uint64_t done)
 
 void ftpc_progress_clear(ftpc_progress *p)
 {
+    if (p->sink) {
+        p->sink->event(p->sink, p, FTPC_PROGRESS_CLEAR, NULL, p->done);
+        return;
+    }
     if (p->tty && p->drawn) {
         fprintf(stderr, "\r\033[K");
         fflush(stderr);
@@ -113,13 +137,9 @@ void ftpc_progress_clear(ftpc_progress *p)
     }
 }
 
-void ftpc_progress_finish(ftpc_progress *p, const char *note)
+void ftpc_progress_summary(const ftpc_progress *p, const char *note, double now,
+                           char *buf, size_t cap)
 {
-    if (p->quiet)
-        return;
-    double now = ftpc_now();
-    if (p->tty)
-        draw(p, now); /* the last state, 100% when complete */
     double secs = now - p->t0;
     double rate = secs > 0 ? (double)(p->done - p->start) / secs : 0;
     char size[32], rt[32], from[32];
@@ -129,8 +149,24 @@ void ftpc_progress_finish(ftpc_progress *p, const char *note)
     if (p->start > 0)
         snprintf(resumed, sizeof resumed, ", resumed at %s",
                  ftpc_human_bytes((double)p->start, from, sizeof from));
-    fprintf(stderr, "%s%s: %s in %.2f s (%s/s)%s%s%s\n", p->tty ? "\r\033[K" : "",
-            p->name, size, secs, rt, resumed, note ? ", " : "", note ? note : "");
+    snprintf(buf, cap, "%s: %s in %.2f s (%s/s)%s%s%s", p->name, size, secs, rt,
+             resumed, note ? ", " : "", note ? note : "");
+}
+
+void ftpc_progress_finish(ftpc_progress *p, const char *note)
+{
+    if (p->sink) {
+        p->sink->event(p->sink, p, FTPC_PROGRESS_FINISH, note, p->done);
+        return;
+    }
+    if (p->quiet)
+        return;
+    double now = ftpc_now();
+    if (p->tty)
+        draw(p, now); /* the last state, 100% when complete */
+    char line[1024];
+    ftpc_progress_summary(p, note, now, line, sizeof line);
+    fprintf(stderr, "%s%s\n", p->tty ? "\r\033[K" : "", line);
     fflush(stderr);
     p->drawn = false;
 }

@@ -85,6 +85,7 @@ static bool ask_password(ftpc_session *s)
 static void parse_feat(ftpc_session *s)
 {
     s->feat_size = s->feat_rest = s->feat_epsv = false;
+    s->feat_mlsd = s->feat_mdtm = s->feat_mfmt = false;
     s->hash_algos = s->x_algos = 0;
     s->hash_cur = FTPC_ALGO_NONE;
     char *save = NULL;
@@ -105,6 +106,12 @@ static void parse_feat(ftpc_session *s)
             s->feat_rest = true;
         else if (strcasecmp(name, "EPSV") == 0)
             s->feat_epsv = true;
+        else if (strcasecmp(name, "MLST") == 0 || strcasecmp(name, "MLSD") == 0)
+            s->feat_mlsd = true;
+        else if (strcasecmp(name, "MDTM") == 0)
+            s->feat_mdtm = true;
+        else if (strcasecmp(name, "MFMT") == 0)
+            s->feat_mfmt = true;
         else if (strcasecmp(name, "XSHA256") == 0)
             s->x_algos |= FTPC_ALGO_SHA256;
         else if (strcasecmp(name, "XSHA1") == 0)

@@ -23,6 +23,7 @@ typedef struct ftpc_session {
     char cwd[1024];      /* remote directory to return to after a reconnect */
     /* What the server said in FEAT (and learnt since). */
     bool feat_size, feat_rest, feat_epsv;
+    bool feat_mlsd, feat_mdtm, feat_mfmt; /* MLST/MLSD, MDTM, MFMT (mirror) */
     unsigned hash_algos; /* offered by HASH (ftpc_algo bits) */
     ftpc_algo hash_cur;  /* HASH's current algorithm */
     unsigned x_algos;    /* offered as XSHA256/XSHA1/XMD5 */
@@ -37,6 +38,9 @@ typedef struct ftpc_session {
     ss_tls_context tls_ctx;
     bool tls_ctx_ready;
     bool prot_p;         /* PROT P accepted: data connections are TLS */
+    /* Where transfers report progress instead of drawing their own bar
+     * (mirror, pget); NULL: the usual bar.  Borrowed. */
+    struct ftpc_progress_sink *progress;
 } ftpc_session;
 
 void ftpc_session_init(ftpc_session *s, const ftpc_opts *opts);

@@ -14,11 +14,13 @@
 #include "checksum.h"
 #include "data.h"
 #include "lineedit.h"
+#include "listing.h"
+#include "mirror.h"
+#include "pget.h"
 #include "status.h"
 #include "transfer.h"
 
 #define MAX_ARGS 64
-#define NLST_MAX (4u << 20) /* bytes of name list mget reads */
 
 typedef struct command {
     const char *name;
@@ -39,68 +41,9 @@ static int expect(ftpc_session *s, int code, int want_class, const char *what)
     return ftpc_ctrl_fail(&s->ctrl, FTPC_ERR_REMOTE, NULL);
 }
 
-/* LIST/NLST: sends the data either to out (when not NULL) or into buf. */
-static int listing(ftpc_session *s, const char *verb, const char *path,
-                   FILE *out, char **buf, size_t *len)
-{
-    ftpc_data d;
-    int r = ftpc_data_open(s, &d);
-    if (r < 0)
-        return r;
-    int code = path ? ftpc_ctrl_cmd(&s->ctrl, "%s %s", verb, path)
-                    : ftpc_ctrl_cmd(&s->ctrl, "%s", verb);
-    if (code < 0 || code / 100 != 1) {
-        ftpc_data_close(&d);
-        return code < 0 ? code : ftpc_ctrl_fail(&s->ctrl, FTPC_ERR_REMOTE, NULL);
-    }
-    r = ftpc_data_ready(s, &d);
-    char chunk[16384];
-    size_t cap = 0;
-    while (r == 0) {
-        ssize_t n = ftpc_stream_read(&d.io, chunk, sizeof chunk, s->ctrl.timeout_s);
-        if (n == 0)
-            break;
-        if (n < 0) {
-            snprintf(s->ctrl.err, sizeof s->ctrl.err, "listing: %s",
-                     strerror((int)-n));
-            r = FTPC_ERR_NET;
-            break;
-        }
-        if (out) {
-            fwrite(chunk, 1, (size_t)n, out);
-        } else if (*len + (size_t)n + 1 <= NLST_MAX) {
-            if (*len + (size_t)n + 1 > cap) {
-                size_t ncap = cap ? cap * 2 : 65536;
-                while (ncap < *len + (size_t)n + 1)
-                    ncap *= 2;
-                char *nb = realloc(*buf, ncap);
-                if (!nb) {
-                    snprintf(s->ctrl.err, sizeof s->ctrl.err, "out of memory");
-                    r = FTPC_ERR_LOCAL;
-                    break;
-                }
-                *buf = nb;
-                cap = ncap;
-            }
-            memcpy(*buf + *len, chunk, (size_t)n);
-            *len += (size_t)n;
-            (*buf)[*len] = '\0';
-        }
-    }
-    ftpc_data_close(&d);
-    if (out)
-        fflush(out);
-    if (r < 0) {
-        ftpc_ctrl_close(&s->ctrl); /* the reply to this listing is still due */
-        return r;
-    }
-    code = ftpc_ctrl_read(&s->ctrl);
-    return expect(s, code, 2, path ? path : verb);
-}
-
 static int cmd_ls(ftpc_session *s, int argc, char **argv)
 {
-    return listing(s, "LIST", argc > 1 ? argv[1] : NULL, stdout, NULL, NULL);
+    return ftpc_listing(s, "LIST", argc > 1 ? argv[1] : NULL, stdout, NULL, NULL);
 }
 
 static int cmd_cd(ftpc_session *s, int argc, char **argv)
@@ -194,12 +137,66 @@ static int transfer_args(ftpc_session *s, int argc, char **argv, bool *cont,
     return 0;
 }
 
+/* "--segments N" / "-n N" taken out of argv (which is rewritten in place);
+ * *n stays 0 without it.  Returns the new argc or FTPC_ERR_USAGE. */
+static int take_segments(ftpc_session *s, int argc, char **argv, const char *flag,
+                         int *n)
+{
+    *n = 0;
+    int out = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && strcmp(argv[i], flag) == 0) {
+            char *end = NULL;
+            long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
+            if (!end || *end || v < 1 || v > FTPC_PGET_MAX) {
+                snprintf(s->ctrl.err, sizeof s->ctrl.err,
+                         "%s wants a number from 1 to %d", flag, FTPC_PGET_MAX);
+                return FTPC_ERR_USAGE;
+            }
+            *n = (int)v;
+            i++;
+            continue;
+        }
+        argv[out++] = argv[i];
+    }
+    return out;
+}
+
 static int cmd_get(ftpc_session *s, int argc, char **argv)
 {
     bool cont;
     const char *remote, *local;
+    int n;
+    argc = take_segments(s, argc, argv, "--segments", &n);
+    if (argc < 0)
+        return argc;
     int r = transfer_args(s, argc, argv, &cont, &remote, &local);
-    return r < 0 ? r : ftpc_get(s, remote, local, cont);
+    if (r == 0 && n > 0 && cont) {
+        snprintf(s->ctrl.err, sizeof s->ctrl.err, "--segments resumes by itself; no -c");
+        r = FTPC_ERR_USAGE;
+    }
+    if (r < 0)
+        return r;
+    return n > 0 ? ftpc_pget(s, remote, local, n) : ftpc_get(s, remote, local, cont);
+}
+
+static int cmd_pget(ftpc_session *s, int argc, char **argv)
+{
+    int n;
+    argc = take_segments(s, argc, argv, "-n", &n);
+    if (argc < 0)
+        return argc;
+    if (argc < 2 || argc > 3) {
+        snprintf(s->ctrl.err, sizeof s->ctrl.err, "usage: pget [-n N] REMOTE [LOCAL]");
+        return FTPC_ERR_USAGE;
+    }
+    return ftpc_pget(s, argv[1], argc == 3 ? argv[2] : base_name(argv[1]),
+                     n ? n : 4);
+}
+
+static int cmd_mirror(ftpc_session *s, int argc, char **argv)
+{
+    return ftpc_mirror(s, argc, argv);
 }
 
 static int cmd_put(ftpc_session *s, int argc, char **argv)
@@ -232,7 +229,7 @@ static int cmd_mget(ftpc_session *s, int argc, char **argv)
         const char *bpat = slash ? slash + 1 : pat;
         char *names = NULL;
         size_t len = 0;
-        int r = listing(s, "NLST", dir[0] ? dir : NULL, NULL, &names, &len);
+        int r = ftpc_listing(s, "NLST", dir[0] ? dir : NULL, NULL, &names, &len);
         if (r < 0) {
             free(names);
             fprintf(stderr, "sockserv-ftp: mget %s: %s\n", pat, ftpc_session_err(s));
@@ -392,12 +389,18 @@ static const command commands[] = {
     {"pwd", 0, 0, cmd_pwd, "pwd", "print the remote directory"},
     {"lcd", 0, 1, cmd_lcd, "lcd [DIR]", "change the local directory"},
     {"lls", 0, 1, cmd_lls, "lls [DIR]", "list a local directory"},
-    {"get", 1, 3, cmd_get, "get [-c] REMOTE [LOCAL]",
-     "download (via LOCAL.part, verified, resumed)"},
+    {"get", 1, 5, cmd_get, "get [-c] [--segments N] REMOTE [LOCAL]",
+     "download (via LOCAL.part, verified, resumed; in N ranges at once)"},
+    {"pget", 1, 4, cmd_pget, "pget [-n N] REMOTE [LOCAL]",
+     "download in N ranges on N sessions at once (default 4)"},
     {"put", 1, 3, cmd_put, "put [-c] LOCAL [REMOTE]",
      "upload (verified; -c continues a partial upload)"},
     {"mget", 1, MAX_ARGS, cmd_mget, "mget GLOB...", "download the matching files"},
     {"mput", 1, MAX_ARGS, cmd_mput, "mput GLOB...", "upload the matching files"},
+    {"mirror", 1, MAX_ARGS, cmd_mirror,
+     "mirror [-R] [--delete] [--parallel N] [--dry-run] [--verify] [--exclude GLOB]... "
+     "REMOTE_DIR [LOCAL_DIR]",
+     "make LOCAL_DIR like REMOTE_DIR (-R: the other way)"},
     {"mkdir", 1, 1, cmd_mkdir, "mkdir DIR", "make a remote directory"},
     {"rmdir", 1, 1, cmd_rmdir, "rmdir DIR", "remove an empty remote directory"},
     {"rm", 1, MAX_ARGS, cmd_rm, "rm FILE...", "delete remote files"},
@@ -513,7 +516,8 @@ int ftpc_shell_run(ftpc_session *s, int argc, char **argv)
         /* A command that found the connection gone (an idle timeout, say)
          * gets one fresh connection; transfers do their own retries. */
         bool is_xfer = c->run == cmd_get || c->run == cmd_put ||
-                       c->run == cmd_mget || c->run == cmd_mput;
+                       c->run == cmd_mget || c->run == cmd_mput ||
+                       c->run == cmd_pget || c->run == cmd_mirror;
         if (r == FTPC_ERR_NET && !is_xfer && attempt == 0 && s->opts->retries > 0) {
             ftpc_ctrl_close(&s->ctrl);
             continue;

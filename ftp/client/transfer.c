@@ -231,7 +231,7 @@ static int get_once(ftpc_session *s, get_state *g)
     if (fstat(g->fd, &sb) < 0)
         return local_fail(s, "stat", g->part);
     uint64_t offset;
-    static char cmp[OVERLAP];
+    char *cmp = g->buf + BUF_SIZE; /* per transfer: mirror runs several */
     size_t cmp_len;
     int r = plan_resume(s, g, total, (uint64_t)sb.st_size, &offset, cmp, &cmp_len);
     if (r < 0)
@@ -271,7 +271,8 @@ static int get_once(ftpc_session *s, get_state *g)
     }
 
     ftpc_progress bar;
-    ftpc_progress_start(&bar, g->local, total, offset, s->opts->quiet);
+    ftpc_progress_start_to(&bar, g->local, total, offset, s->opts->quiet,
+                           s->progress);
     uint64_t pos = offset;
     size_t cmp_done = 0;
     for (;;) {
@@ -418,7 +419,7 @@ int ftpc_get(ftpc_session *s, const char *remote, const char *local, bool cont)
     g.fd = open(g.part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (g.fd < 0)
         return local_fail(s, "open", g.part);
-    g.buf = malloc(BUF_SIZE);
+    g.buf = malloc(BUF_SIZE + OVERLAP);
     if (!g.buf) {
         close(g.fd);
         return local_fail(s, "memory for", local);
@@ -542,7 +543,8 @@ static int put_once(ftpc_session *s, void *arg)
         return r;
     }
     ftpc_progress bar;
-    ftpc_progress_start(&bar, p->local, (int64_t)p->size, offset, s->opts->quiet);
+    ftpc_progress_start_to(&bar, p->local, (int64_t)p->size, offset,
+                           s->opts->quiet, s->progress);
     uint64_t pos = offset;
     while (pos < p->size) {
         size_t want = p->size - pos < chunk_for(s) ? (size_t)(p->size - pos) : chunk_for(s);

@@ -3,7 +3,8 @@
 
 Usage: ftpserver.py ROOT [--host H] [--user U --password P] [--plain]
                          [--bad-hash] [--x-path-only CMD,...]
-                         [--throttle BYTES_PER_S] [--tls CERT KEY]
+                         [--throttle BYTES_PER_S] [--list-only]
+                         [--tls CERT KEY]
 
 Prints "listening on HOST:PORT" (port 0 is bound, the real port printed)
 when ready, then serves until killed.  One user (default alice/secret) with
@@ -19,7 +20,10 @@ the client reports a mismatch.  --x-path-only XSHA256,... makes the named
 X* commands take a path only, as some servers do while FEAT lists them: a
 range gets "550", and "refused ranged XSHA256" is printed on stdout (so a
 test can count how often the client asked); FEAT then lists X* only, not
-HASH or RANG.  --tls serves FTPS with pyftpdlib's
+HASH or RANG.  --throttle paces every data connection to BYTES_PER_S
+(pyftpdlib's ThrottledDTPHandler), as a server with a per-connection limit
+does.  --list-only takes MLSD and MLST away, so the client must parse
+LIST.  --tls serves FTPS with pyftpdlib's
 TLS_FTPHandler (pyOpenSSL): AUTH TLS, PBSZ, PROT, TLS required on control
 and data connections; it does not require session reuse.
 """
@@ -175,6 +179,7 @@ def main():
     ap.add_argument("--bad-hash", action="store_true")
     ap.add_argument("--x-path-only", default="")
     ap.add_argument("--throttle", type=int, default=0)
+    ap.add_argument("--list-only", action="store_true")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     a = ap.parse_args()
 
@@ -193,6 +198,9 @@ def main():
         handler.tls_data_required = True
     else:
         handler = type("TestHandler", (handler,), {})
+    if a.list_only:
+        handler.proto_cmds = {k: v for k, v in handler.proto_cmds.items()
+                              if k not in ("MLSD", "MLST")}
     handler.authorizer = auth
     handler.banner = "test server ready"
     handler.auth_failed_timeout = 0.01
