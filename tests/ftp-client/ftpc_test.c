@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define PYTHON "/usr/bin/python3" /* Debian's pyftpdlib loads only here */
 
@@ -58,6 +59,33 @@ void ftpt_server_start(ftpt_server *s, const char *root, const char *const *opts
     memset(s, 0, sizeof *s);
     int rc = ts_start_server(&s->proc, argv, s->addr, sizeof s->addr, NULL);
     cr_assert_eq(rc, 0, "ftpserver.py did not start (%d): %s", rc, s->proc.err);
+    fill_from_addr(s);
+}
+
+bool ftpt_ftpd_built(void)
+{
+    return access(ts_build_path("ftp/server/sockserv-ftpd"), X_OK) == 0;
+}
+
+void ftpt_ftpd_start(ftpt_server *s, const char *dir, const char *home)
+{
+    const char *bin = ts_build_path("ftp/server/sockserv-ftpd");
+    char data[600];
+    snprintf(data, sizeof data, "%s/data", dir);
+    cr_assert_eq(mkdir(data, 0750), 0); /* user add wants it to exist */
+    char users[700];
+    snprintf(users, sizeof users, "%s/users", data);
+    /* The users file named explicitly, so no default can put it elsewhere. */
+    char *add[] = {(char *)bin, "--data-dir", data, "--users-file", users, "user",
+                   "add", "alice", "--home", (char *)home, "--quota", "1G", NULL};
+    char out[4096], err[4096];
+    int st = ts_run(add, "secret\n", 7, out, sizeof out, err, sizeof err, 30);
+    cr_assert_eq(st, 0, "user add failed (%d): %s%s", st, out, err);
+    char *argv[] = {(char *)bin, "--data-dir", data, "--users-file", users,
+                    "--listen", "127.0.0.1:0", NULL};
+    memset(s, 0, sizeof *s);
+    int rc = ts_start_server(&s->proc, argv, s->addr, sizeof s->addr, NULL);
+    cr_assert_eq(rc, 0, "sockserv-ftpd did not start (%d): %s", rc, s->proc.err);
     fill_from_addr(s);
 }
 

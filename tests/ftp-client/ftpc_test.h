@@ -22,6 +22,12 @@ typedef struct ftpt_server {
 /* Starts ftpserver.py on root with extra options (NULL-terminated list, may
  * be empty).  Asserts that it became ready. */
 void ftpt_server_start(ftpt_server *s, const char *root, const char *const *opts);
+/* True when the build has sockserv-ftpd (tests against it skip otherwise). */
+bool ftpt_ftpd_built(void);
+/* Starts sockserv-ftpd with its data under dir and one user alice/secret
+ * whose home is home (created by the server); asserts that it became
+ * ready. */
+void ftpt_ftpd_start(ftpt_server *s, const char *dir, const char *home);
 /* Starts cutproxy.py in front of target, cutting after cut bytes. */
 void ftpt_proxy_start(ftpt_server *p, const ftpt_server *target, long cut);
 void ftpt_stop(ftpt_server *s);

@@ -17,8 +17,7 @@ static ftpt_server srv, proxy;
 
 static void setup(void)
 {
-    const char *bin = ts_build_path("ftp/server/sockserv-ftpd");
-    if (access(bin, X_OK) != 0)
+    if (!ftpt_ftpd_built())
         cr_skip_test("sockserv-ftpd is not built");
     ts_mkdtemp("ftpc-ftpd", dir, sizeof dir);
     cr_assert(dir[0]);
@@ -26,26 +25,7 @@ static void setup(void)
     snprintf(local, sizeof local, "%s/local", dir);
     snprintf(part, sizeof part, "%s/local/big.bin.part", dir);
     cr_assert_eq(mkdir(local, 0755), 0);
-    char data[600];
-    snprintf(data, sizeof data, "%s/data", dir);
-    cr_assert_eq(mkdir(data, 0750), 0); /* user add wants it to exist */
-    char users[700];
-    snprintf(users, sizeof users, "%s/users", data);
-    /* The users file named explicitly, so no default can put it elsewhere. */
-    char *add[] = {(char *)bin, "--data-dir", data, "--users-file", users, "user",
-                   "add", "alice", "--home", home, "--quota", "1G", NULL};
-    char out[4096], err[4096];
-    int st = ts_run(add, "secret\n", 7, out, sizeof out, err, sizeof err, 30);
-    cr_assert_eq(st, 0, "user add failed (%d): %s%s", st, out, err);
-    char *argv[] = {(char *)bin, "--data-dir", data, "--users-file", users,
-                    "--listen", "127.0.0.1:0", NULL};
-    memset(&srv, 0, sizeof srv);
-    int rc = ts_start_server(&srv.proc, argv, srv.addr, sizeof srv.addr, NULL);
-    cr_assert_eq(rc, 0, "sockserv-ftpd did not start (%d): %s", rc, srv.proc.err);
-    const char *colon = strrchr(srv.addr, ':');
-    srv.port = atoi(colon + 1);
-    snprintf(srv.host, sizeof srv.host, "%.*s", (int)(colon - srv.addr), srv.addr);
-    snprintf(srv.url, sizeof srv.url, "alice:secret@%s", srv.addr);
+    ftpt_ftpd_start(&srv, dir, home);
 }
 
 static void teardown(void)
