@@ -413,7 +413,7 @@ static void draw(mirror *m, double now)
     for (int i = 0; i < MAX_PARALLEL; i++)
         if (m->inflight[i]) {
             char line[1024];
-            ftpc_progress_format(m->inflight[i], now, width - 2, line, sizeof line);
+            ftpc_progress_format(m->inflight[i], now, width - 3, line, sizeof line);
             fprintf(stderr, "\n  %s\033[K", line);
             m->lines++;
         }
@@ -469,6 +469,7 @@ static void on_progress(ftpc_progress_sink *sink, ftpc_progress *p,
         if (slot >= 0)
             m->inflight[slot] = NULL;
         if (ev == FTPC_PROGRESS_FINISH) {
+            m->files_done++;
             m->bytes_done += p->done;
             m->bytes_moved += p->done - p->start;
             if (!m->quiet) {
@@ -551,7 +552,6 @@ static void copy_one(worker *w, const action *a)
     }
     pthread_mutex_lock(&m->mu);
     m->copied++;
-    m->files_done++;
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -818,7 +818,7 @@ int ftpc_mirror(ftpc_session *s, int argc, char **argv)
         if (i == 0) {
             ws[i].s = s;
         } else {
-            ftpc_session_init(&ws[i].sess, s->opts);
+            ftpc_session_init_like(&ws[i].sess, s);
             ws[i].s = &ws[i].sess;
         }
         ws[i].s->progress = &ws[i].sink;
@@ -866,8 +866,8 @@ int ftpc_mirror(ftpc_session *s, int argc, char **argv)
     pthread_mutex_unlock(&m->mu);
     summary(m, ftpc_now() - m->t0);
     if (m->failed) {
-        snprintf(s->ctrl.err, sizeof s->ctrl.err, "%zu of %zu failed", m->failed,
-                 m->files_total + m->failed);
+        snprintf(s->ctrl.err, sizeof s->ctrl.err, "%zu of %zu changes failed",
+                 m->failed, m->nacts);
         r = m->worst < 0 ? m->worst : FTPC_ERR_REMOTE;
         /* Retries were spent per file; the shell must not run it again. */
         if (r == FTPC_ERR_NET)

@@ -387,7 +387,7 @@ int ftpc_pget(ftpc_session *s, const char *remote, const char *local, int nseg)
         if (i == 0) {
             ws[i].s = s;
         } else {
-            ftpc_session_init(&ws[i].sess, s->opts);
+            ftpc_session_init_like(&ws[i].sess, s);
             ws[i].s = &ws[i].sess;
         }
     }

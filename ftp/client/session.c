@@ -19,6 +19,14 @@ void ftpc_session_init(ftpc_session *s, const ftpc_opts *opts)
     ftpc_ctrl_init(&s->ctrl, opts->timeout_s, opts->verbose);
 }
 
+void ftpc_session_init_like(ftpc_session *s, const ftpc_session *from)
+{
+    ftpc_session_init(s, from->opts);
+    memcpy(s->user, from->user, sizeof s->user);
+    memcpy(s->pass, from->pass, sizeof s->pass);
+    s->have_pass = from->have_pass;
+}
+
 bool ftpc_session_alive(const ftpc_session *s)
 {
     return ftpc_ctrl_is_open(&s->ctrl);

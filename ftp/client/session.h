@@ -45,6 +45,12 @@ typedef struct ftpc_session {
 
 void ftpc_session_init(ftpc_session *s, const ftpc_opts *opts);
 
+/* Makes s a second session to from's server, with the same options and
+ * credentials (so a password typed once is not asked again), not yet
+ * connected.  For mirror's and pget's extra sessions; each session is then
+ * used by one thread only. */
+void ftpc_session_init_like(ftpc_session *s, const ftpc_session *from);
+
 /* Connects, reads the greeting, logs in (USER/PASS), reads FEAT and sets
  * TYPE I; after a reconnect it also returns to s->cwd.  With opts->tls it
  * first secures the control connection (AUTH TLS, or TLS from the first
