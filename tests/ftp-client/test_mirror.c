@@ -17,6 +17,7 @@
 #include "ftpc_test.h"
 
 static char dir[512], root[600], local[600];
+static char src[800], dst[800]; /* the usual pair: server's src, local dst */
 static ftpt_server srv, proxy;
 
 static const char *const MLSD_HASH[] = {NULL};
@@ -34,6 +35,8 @@ static void setup(void)
     snprintf(local, sizeof local, "%s/local", dir);
     cr_assert_eq(mkdir(root, 0755), 0);
     cr_assert_eq(mkdir(local, 0755), 0);
+    snprintf(src, sizeof src, "%s/src", root);
+    snprintf(dst, sizeof dst, "%s/dst", local);
 }
 
 static void teardown(void)
@@ -164,9 +167,6 @@ static void remove_some(const char *base)
 static void download_cycle(const char *const *mode)
 {
     ftpt_server_start(&srv, root, mode);
-    char src[700], dst[700];
-    snprintf(src, sizeof src, "%s/src", root);
-    snprintf(dst, sizeof dst, "%s/dst", local);
     make_tree(src, 300000);
 
     ftpt_run *r = mirror_run(srv.url, "/src", dst, NULL, NULL);
@@ -203,36 +203,37 @@ static void download_cycle(const char *const *mode)
 static void upload_cycle(const char *const *mode)
 {
     ftpt_server_start(&srv, root, mode);
-    char src[700], dst[700];
-    snprintf(src, sizeof src, "%s/src", local);
-    snprintf(dst, sizeof dst, "%s/dst", root);
-    make_tree(src, 300000);
+    /* The other way round: a local source, the server's target. */
+    char lsrc[700], rdst[700];
+    snprintf(lsrc, sizeof lsrc, "%s/src", local);
+    snprintf(rdst, sizeof rdst, "%s/dst", root);
+    make_tree(lsrc, 300000);
 
-    ftpt_run *r = mirror_run(srv.url, "-R", "/dst", src, NULL);
+    ftpt_run *r = mirror_run(srv.url, "-R", "/dst", lsrc, NULL);
     OK(r);
     cr_assert(strstr(r->err, "6 copied, 0 unchanged, 0 deleted, 0 failed"), "%s", r->err);
     free(r);
     /* pyftpdlib has MFMT: the server's files keep the local times. */
-    cr_assert_eq(same_tree(src, dst, true), 13);
+    cr_assert_eq(same_tree(lsrc, rdst, true), 13);
 
-    r = mirror_run(srv.url, "-R", "/dst", src, NULL);
+    r = mirror_run(srv.url, "-R", "/dst", lsrc, NULL);
     OK(r);
     cr_assert(strstr(r->err, "nothing transferred (6 files unchanged)"), "%s", r->err);
     free(r);
 
-    change_two(src);
-    r = mirror_run(srv.url, "-R", "/dst", src, NULL);
+    change_two(lsrc);
+    r = mirror_run(srv.url, "-R", "/dst", lsrc, NULL);
     OK(r);
     cr_assert(strstr(r->err, "2 copied, 4 unchanged, 0 deleted"), "%s", r->err);
     free(r);
-    same_tree(src, dst, true);
+    same_tree(lsrc, rdst, true);
 
-    remove_some(src);
-    r = mirror_run(srv.url, "-R", "--delete", "/dst", src);
+    remove_some(lsrc);
+    r = mirror_run(srv.url, "-R", "--delete", "/dst", lsrc);
     OK(r);
     cr_assert(strstr(r->err, "4 deleted, 0 failed"), "%s", r->err);
     free(r);
-    same_tree(src, dst, true);
+    same_tree(lsrc, rdst, true);
 }
 
 Test(mirror, download_mlsd_with_checksums) { download_cycle(MLSD_HASH); }
@@ -247,9 +248,6 @@ Test(mirror, upload_list_only_without_checksums) { upload_cycle(LIST_PLAIN); }
 Test(mirror, parallel_mirror_cut_midway_completes_when_run_again)
 {
     ftpt_server_start(&srv, root, NULL);
-    char src[700], dst[700];
-    snprintf(src, sizeof src, "%s/src", root);
-    snprintf(dst, sizeof dst, "%s/dst", local);
     make_tree(src, 3u << 20);
     for (int i = 0; i < 4; i++) {
         char name[64];
@@ -278,8 +276,7 @@ Test(mirror, parallel_mirror_cut_midway_completes_when_run_again)
 static void like_lftp(const char *const *mode)
 {
     ftpt_server_start(&srv, root, mode);
-    char src[700], ours[700], theirs[700], lsrc[700];
-    snprintf(src, sizeof src, "%s/src", root);
+    char ours[700], theirs[700], lsrc[700];
     snprintf(ours, sizeof ours, "%s/ours", local);
     snprintf(theirs, sizeof theirs, "%s/theirs", local);
     snprintf(lsrc, sizeof lsrc, "%s/lsrc", local);
@@ -313,9 +310,7 @@ Test(mirror, same_result_as_lftp_with_list_only) { like_lftp(LIST_PLAIN); }
 Test(mirror, local_symlinks_are_replaced_or_deleted_never_followed)
 {
     ftpt_server_start(&srv, root, NULL);
-    char src[700], dst[700], outside[700];
-    snprintf(src, sizeof src, "%s/src", root);
-    snprintf(dst, sizeof dst, "%s/dst", local);
+    char outside[700];
     snprintf(outside, sizeof outside, "%s/outside", dir);
     make_tree(src, 1000);
     cr_assert_eq(mkdir(outside, 0755), 0);
@@ -344,9 +339,6 @@ Test(mirror, local_symlinks_are_replaced_or_deleted_never_followed)
 Test(mirror, dry_run_prints_the_plan_and_changes_nothing)
 {
     ftpt_server_start(&srv, root, NULL);
-    char src[700], dst[700];
-    snprintf(src, sizeof src, "%s/src", root);
-    snprintf(dst, sizeof dst, "%s/dst", local);
     make_tree(src, 1000);
     ftpt_run *r = mirror_run(srv.url, "--dry-run", "/src", dst, NULL);
     OK(r);
@@ -362,9 +354,6 @@ Test(mirror, dry_run_prints_the_plan_and_changes_nothing)
 Test(mirror, exclude_skips_files_and_directories)
 {
     ftpt_server_start(&srv, root, NULL);
-    char src[700], dst[700];
-    snprintf(src, sizeof src, "%s/src", root);
-    snprintf(dst, sizeof dst, "%s/dst", local);
     make_tree(src, 1000);
     ftpt_run *r = ftpt_client(NULL, srv.url, "mirror", "--exclude", "*.bin", "--exclude",
                               "sp ace", "/src", dst, NULL);
@@ -386,9 +375,6 @@ Test(mirror, exclude_skips_files_and_directories)
 Test(mirror, verify_finds_a_change_that_keeps_size_and_time)
 {
     ftpt_server_start(&srv, root, NULL);
-    char src[700], dst[700];
-    snprintf(src, sizeof src, "%s/src", root);
-    snprintf(dst, sizeof dst, "%s/dst", local);
     make_tree(src, 1000);
     ftpt_run *r = mirror_run(srv.url, "/src", dst, NULL, NULL);
     OK(r);
@@ -411,9 +397,6 @@ Test(mirror, terminal_shows_one_line_for_the_mirror_and_the_files_in_flight)
 {
     const char *const paced[] = {"--throttle", "262144", NULL};
     ftpt_server_start(&srv, root, paced);
-    char src[700], dst[700];
-    snprintf(src, sizeof src, "%s/src", root);
-    snprintf(dst, sizeof dst, "%s/dst", local);
     make_tree(src, 600000);
     ftpt_make_file(ftpt_path(src, "two.bin"), 600000, 77);
     char *argv[] = {"/usr/bin/python3", (char *)ftpt_script("ptyrun.py"),
@@ -447,17 +430,16 @@ TestSuite(mirror_ftpd, .init = ftpd_setup, .fini = teardown, .timeout = 240);
 
 Test(mirror_ftpd, both_ways_and_unchanged_second_runs)
 {
-    char src[800], dst[700], up[800];
-    snprintf(src, sizeof src, "%s/src", home);
-    snprintf(dst, sizeof dst, "%s/dst", local);
+    char hsrc[800], up[800];
+    snprintf(hsrc, sizeof hsrc, "%s/src", home);
     snprintf(up, sizeof up, "%s/up", home);
-    make_tree(src, 300000);
+    make_tree(hsrc, 300000);
     ftpt_run *r = mirror_run(srv.url, "--parallel", "2", "/src", dst);
     OK(r);
     cr_assert(strstr(r->err, "6 copied"), "%s", r->err);
     cr_assert(strstr(r->err, "verified sha256"), "%s", r->err);
     free(r);
-    same_tree(src, dst, true);
+    same_tree(hsrc, dst, true);
     r = mirror_run(srv.url, "/src", dst, NULL, NULL);
     OK(r);
     cr_assert(strstr(r->err, "nothing transferred"), "%s", r->err);
