@@ -357,7 +357,10 @@ int ftpc_pget(ftpc_session *s, const char *remote, const char *local, int nseg)
         r = local_fail(s, "open", g->part);
         goto out;
     }
-    bool resumed = load_state(g);
+    /* A state whose part is gone or cut short describes nothing on disk. */
+    struct stat st;
+    bool resumed = fstat(g->fd, &st) == 0 && st.st_size == (off_t)total &&
+                   load_state(g);
     if (!resumed) {
         while ((uint64_t)total / (uint64_t)nseg < MIN_SEGMENT)
             nseg--;

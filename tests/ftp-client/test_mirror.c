@@ -272,6 +272,34 @@ Test(mirror, parallel_mirror_cut_midway_completes_when_run_again)
     same_tree(src, dst, true);
 }
 
+Test(mirror, parallel_upload_cut_midway_completes_when_run_again)
+{
+    ftpt_server_start(&srv, root, NULL);
+    char lsrc[700], rdst[700];
+    snprintf(lsrc, sizeof lsrc, "%s/src", local);
+    snprintf(rdst, sizeof rdst, "%s/dst", root);
+    make_tree(lsrc, 3u << 20);
+    for (int i = 0; i < 4; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "big%d.bin", i);
+        ftpt_make_file(ftpt_path(lsrc, name), 2u << 20, (uint32_t)i + 200);
+    }
+    ftpt_proxy_start(&proxy, &srv, (5l << 20) / 2);
+    ftpt_run *r = ftpt_client(NULL, "--retries", "0", proxy.url, "mirror", "-R",
+                              "--parallel", "3", "/dst", lsrc, NULL);
+    cr_assert_eq(r->code, 1, "exit %d: %s", r->code, r->err);
+    cr_assert(strstr(r->err, "sockserv-ftp: mirror: put "), "%s", r->err);
+    free(r);
+
+    r = ftpt_client(NULL, srv.url, "mirror", "-R", "--parallel", "3", "/dst", lsrc, NULL);
+    OK(r);
+    cr_assert(strstr(r->err, "resuming upload at byte"), "nothing was resumed: %s",
+              r->err);
+    cr_assert(strstr(r->err, "0 failed"), "%s", r->err);
+    free(r);
+    same_tree(lsrc, rdst, true);
+}
+
 /* lftp's mirror on the same trees gives the same result, both ways. */
 static void like_lftp(const char *const *mode)
 {

@@ -180,3 +180,22 @@ Test(pget_ftpd, four_segments_byte_exact_and_verified)
     free(r);
     cr_assert(ftpt_same_file(src, out));
 }
+
+Test(pget, a_state_without_its_part_starts_over)
+{
+    ftpt_server_start(&srv, root, NULL);
+    ftpt_make_file(ftpt_path(root, "big.bin"), 4u << 20, 9);
+    ftpt_proxy_start(&proxy, &srv, 1l << 20);
+    const char *out = ftpt_path(local, "big.bin");
+    ftpt_run *r = ftpt_client(NULL, "--retries", "0", proxy.url, "pget", "-n", "2",
+                              "big.bin", out, NULL);
+    cr_assert_eq(r->code, 1, "exit %d: %s", r->code, r->err);
+    free(r);
+    cr_assert_eq(unlink(ftpt_path(local, "big.bin.part")), 0);
+    r = ftpt_client(NULL, srv.url, "pget", "-n", "2", "big.bin", out, NULL);
+    OK(r);
+    cr_assert(!strstr(r->err, "resuming"), "%s", r->err);
+    cr_assert(strstr(r->err, "verified sha256"), "%s", r->err);
+    free(r);
+    cr_assert(ftpt_same_file(ftpt_path(root, "big.bin"), out));
+}
