@@ -313,7 +313,7 @@ static bool is_our_part(const mirror *m, const char *rel)
     return s && s->type == FTPC_ENT_FILE;
 }
 
-static bool under_excluded_or_skipped(const mirror *m, const char *rel)
+static bool excluded_path(const mirror *m, const char *rel)
 {
     /* Anything below an excluded directory is excluded too. */
     char buf[PATH_MAX_LEN];
@@ -334,7 +334,7 @@ static int plan(mirror *m)
     int r = 0;
     for (size_t i = 0; r == 0 && i < src->n; i++) {
         const item *a = &src->v[i];
-        if (under_excluded_or_skipped(m, a->rel))
+        if (excluded_path(m, a->rel))
             continue;
         if (a->type != FTPC_ENT_FILE && a->type != FTPC_ENT_DIR)
             continue; /* links and devices are not copied */
@@ -344,12 +344,11 @@ static int plan(mirror *m)
                 r = add_act(m, ACT_MKDIR, a, b);
             continue;
         }
-        m->files_total++;
         if (b && b->type == FTPC_ENT_FILE && unchanged(m, a, b)) {
             m->unchanged++;
-            m->files_total--;
             continue;
         }
+        m->files_total++;
         m->bytes_total += (uint64_t)(a->size > 0 ? a->size : 0);
         r = add_act(m, ACT_COPY, a, b);
     }
@@ -358,7 +357,7 @@ static int plan(mirror *m)
     /* Deepest first, so a directory is empty when its turn comes. */
     for (size_t i = dst->n; r == 0 && i-- > 0;) {
         const item *b = &dst->v[i];
-        if (under_excluded_or_skipped(m, b->rel) || is_our_part(m, b->rel))
+        if (excluded_path(m, b->rel) || is_our_part(m, b->rel))
             continue;
         const item *a = tree_find(src, b->rel);
         if (a && (a->type == FTPC_ENT_FILE || a->type == FTPC_ENT_DIR))
@@ -663,22 +662,24 @@ static void summary(mirror *m, double secs)
 
 /* ---- arguments ------------------------------------------------------------ */
 
-static int usage(ftpc_session *s, const char *why)
+static int usage(char *err, size_t cap, const char *why)
 {
-    snprintf(s->ctrl.err, sizeof s->ctrl.err, "%s (usage: mirror [-R] [--delete] "
+    snprintf(err, cap, "%s (usage: mirror [-R] [--delete] "
              "[--parallel N] [--dry-run] [--verify] [--exclude GLOB]... REMOTE_DIR "
              "[LOCAL_DIR])", why);
     return FTPC_ERR_USAGE;
 }
 
-static int parse(mirror *m, int argc, char **argv)
+/* The options into m, the one or two directories into pos.  Returns how
+ * many directories, or FTPC_ERR_USAGE with the reason in err. */
+static int parse_opts(mirror *m, int argc, char **argv, const char *pos[2],
+                      char *err, size_t cap)
 {
-    const char *pos[2];
     int npos = 0;
     m->parallel = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "-R") == 0 || strcmp(a, "--reverse") == 0)
+        if (strcmp(a, "-R") == 0)
             m->reverse = true;
         else if (strcmp(a, "--delete") == 0)
             m->del = true;
@@ -688,28 +689,51 @@ static int parse(mirror *m, int argc, char **argv)
             m->verify = true;
         else if (strcmp(a, "--parallel") == 0 || strcmp(a, "--exclude") == 0) {
             if (i + 1 >= argc)
-                return usage(m->s, "missing value");
+                return usage(err, cap, "missing value");
             if (a[2] == 'p') {
                 char *end;
                 long n = strtol(argv[++i], &end, 10);
                 if (*end || n < 1 || n > MAX_PARALLEL)
-                    return usage(m->s, "--parallel wants 1 to 16");
+                    return usage(err, cap, "--parallel wants 1 to 16");
                 m->parallel = (int)n;
             } else {
                 if (m->nexcl == MAX_EXCLUDES)
-                    return usage(m->s, "too many --exclude");
+                    return usage(err, cap, "too many --exclude");
                 m->excl[m->nexcl++] = argv[++i];
             }
         } else if (a[0] == '-' && a[1]) {
-            return usage(m->s, "unknown option");
+            char why[160];
+            snprintf(why, sizeof why, "unknown option %.100s", a);
+            return usage(err, cap, why);
         } else if (npos < 2) {
             pos[npos++] = a;
         } else {
-            return usage(m->s, "too many arguments");
+            return usage(err, cap, "too many arguments");
         }
     }
     if (npos < 1)
-        return usage(m->s, "missing REMOTE_DIR");
+        return usage(err, cap, "missing REMOTE_DIR");
+    return npos;
+}
+
+int ftpc_mirror_check(int argc, char **argv, char *err, size_t cap)
+{
+    mirror *m = calloc(1, sizeof *m);
+    if (!m)
+        return 0; /* checked again when it runs */
+    const char *pos[2];
+    int r = parse_opts(m, argc, argv, pos, err, cap);
+    free(m);
+    return r < 0 ? r : 0;
+}
+
+/* Options, then the two roots: the remote one made absolute. */
+static int parse(mirror *m, int argc, char **argv)
+{
+    const char *pos[2];
+    int npos = parse_opts(m, argc, argv, pos, m->s->ctrl.err, sizeof m->s->ctrl.err);
+    if (npos < 0)
+        return npos;
     const char *ldir = npos == 2 ? pos[1] : NULL;
     if (!ldir) {
         /* Like get: the remote directory's base name, here. */
@@ -719,7 +743,7 @@ static int parse(mirror *m, int argc, char **argv)
             ldir = ".";
     }
     if (snprintf(m->lroot, sizeof m->lroot, "%s", ldir) >= (int)sizeof m->lroot)
-        return usage(m->s, "LOCAL_DIR too long");
+        return usage(m->s->ctrl.err, sizeof m->s->ctrl.err, "LOCAL_DIR too long");
     strip_slashes(m->lroot);
     /* Workers open their own sessions, so the remote root is made absolute
      * against this session's directory. */

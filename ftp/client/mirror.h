@@ -19,6 +19,8 @@
 #ifndef FTPC_MIRROR_H
 #define FTPC_MIRROR_H
 
+#include <stddef.h>
+
 #include "session.h"
 
 /* Runs the mirror command; argv[0] is "mirror".  s is the logged-in
@@ -27,5 +29,9 @@
  * arguments, else the worst failure (err says how many failed).  Prints
  * progress and the summary on stderr, the --dry-run plan on stdout. */
 int ftpc_mirror(ftpc_session *s, int argc, char **argv);
+
+/* Checks mirror's arguments without a session (before connecting): 0, or
+ * FTPC_ERR_USAGE with the reason in err. */
+int ftpc_mirror_check(int argc, char **argv, char *err, size_t cap);
 
 #endif

@@ -449,6 +449,11 @@ int ftpc_shell_check(int argc, char **argv)
         fprintf(stderr, "sockserv-ftp: usage: %s\n", c->usage);
         return FTPC_ERR_USAGE;
     }
+    char err[512];
+    if (c->run == cmd_mirror && ftpc_mirror_check(argc, argv, err, sizeof err) < 0) {
+        fprintf(stderr, "sockserv-ftp: mirror: %s\n", err);
+        return FTPC_ERR_USAGE;
+    }
     return 0;
 }
 

@@ -490,3 +490,19 @@ Test(mirror_ftpd, both_ways_and_unchanged_second_runs)
     free(r);
     same_tree(dst, up, false);
 }
+
+Test(mirror, bad_arguments_are_refused_before_connecting)
+{
+    /* Port 1: nothing listens, so only a check before connecting gives 2. */
+    ftpt_run *r = ftpt_client(NULL, "127.0.0.1:1", "mirror", "--parallel", "0", "/x", NULL);
+    cr_assert_eq(r->code, 2, "exit %d: %s", r->code, r->err);
+    cr_assert(strstr(r->err, "--parallel wants 1 to 16"), "%s", r->err);
+    free(r);
+    r = ftpt_client(NULL, "127.0.0.1:1", "mirror", "--bogus", "/x", NULL);
+    cr_assert_eq(r->code, 2, "exit %d: %s", r->code, r->err);
+    cr_assert(strstr(r->err, "unknown option --bogus"), "%s", r->err);
+    free(r);
+    r = ftpt_client(NULL, "127.0.0.1:1", "mirror", "--delete", NULL);
+    cr_assert_eq(r->code, 2, "exit %d: %s", r->code, r->err);
+    free(r);
+}
