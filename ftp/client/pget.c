@@ -212,9 +212,17 @@ static int fetch_range(seg_worker *w, char *buf)
         ftpc_ctrl_close(&s->ctrl);
         return r;
     }
+    /* Some servers answer an abandoned RETR twice (426, then 226): a NOOP
+     * finds where the replies end, so a late 226 is never read as the
+     * answer to the next command.  If that fails, only the session is
+     * lost: the bytes are here. */
     code = ftpc_ctrl_read(&s->ctrl);
-    if (code < 0)
-        ftpc_ctrl_close(&s->ctrl); /* the bytes are here; only the session is lost */
+    if (code >= 0)
+        code = ftpc_ctrl_send(&s->ctrl, "NOOP");
+    for (int i = 0; code >= 0 && i < 3; i++)
+        if ((code = ftpc_ctrl_read(&s->ctrl)) == 200)
+            return 0;
+    ftpc_ctrl_close(&s->ctrl);
     return 0;
 }
 
