@@ -170,6 +170,44 @@ Test(ftps, several_transfers_on_one_connection_each_resume_the_session)
     free(r);
 }
 
+/* mirror's and pget's extra sessions each do AUTH TLS, PROT P and session
+ * reuse on their own. */
+Test(ftps, mirror_both_ways_and_pget_over_tls)
+{
+    char tree[700], back[700];
+    snprintf(tree, sizeof tree, "%s/tree", local);
+    snprintf(back, sizeof back, "%s/back", local);
+    cr_assert_eq(mkdir(tree, 0755), 0);
+    cr_assert_eq(mkdir(ftpt_path(tree, "sub dir"), 0755), 0);
+    for (int i = 0; i < 4; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "sub dir/f%d.bin", i);
+        ftpt_make_file(ftpt_path(tree, name), 200000u * (unsigned)(i + 1), (uint32_t)i);
+    }
+    ftpt_run *r = ftpt_client(NULL, "--tls", "--cacert", ca, url, "mirror", "-R",
+                              "--parallel", "2", "/tree", tree, NULL);
+    cr_assert_eq(r->code, 0, "exit %d: %s", r->code, r->err);
+    cr_assert(strstr(r->err, "4 copied"), "%s", r->err);
+    free(r);
+    r = ftpt_client(NULL, "--tls", "--cacert", ca, url, "mirror", "--parallel", "2",
+                    "/tree", back, NULL);
+    cr_assert_eq(r->code, 0, "exit %d: %s", r->code, r->err);
+    cr_assert(strstr(r->err, "4 copied"), "%s", r->err);
+    free(r);
+    for (int i = 0; i < 4; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "sub dir/f%d.bin", i);
+        cr_assert(ftpt_same_file(ftpt_path(tree, name), ftpt_path(back, name)), "%s",
+                  name);
+    }
+    r = ftpt_client(NULL, "--tls", "--cacert", ca, url, "pget", "-n", "3",
+                    "tree/sub dir/f3.bin", ftpt_path(local, "p.bin"), NULL);
+    cr_assert_eq(r->code, 0, "exit %d: %s", r->code, r->err);
+    cr_assert(strstr(r->err, "3 segments, verified sha256"), "%s", r->err);
+    free(r);
+    cr_assert(ftpt_same_file(ftpt_path(tree, "sub dir/f3.bin"), ftpt_path(local, "p.bin")));
+}
+
 Test(ftps, active_mode_over_tls)
 {
     const char *src = ftpt_path(local, "act.bin");
