@@ -328,6 +328,22 @@ static bool excluded_path(const mirror *m, const char *rel)
     }
 }
 
+/* Whether the directory t->v[i] holds something --delete leaves alone
+ * (excluded, or our partial download): then it stays too.  What lies below
+ * "d" sorts right after it, as one run of "d/..." names. */
+static bool keeps_something(const mirror *m, const tree *t, size_t i)
+{
+    size_t n = strlen(t->v[i].rel);
+    for (size_t j = i + 1; j < t->n; j++) {
+        const char *rel = t->v[j].rel;
+        if (strncmp(rel, t->v[i].rel, n) != 0 || rel[n] > '/')
+            break;
+        if (rel[n] == '/' && (excluded_path(m, rel) || is_our_part(m, rel)))
+            return true;
+    }
+    return false;
+}
+
 static int plan(mirror *m)
 {
     const tree *src = src_tree(m), *dst = dst_tree(m);
@@ -362,6 +378,8 @@ static int plan(mirror *m)
         const item *a = tree_find(src, b->rel);
         if (a && (a->type == FTPC_ENT_FILE || a->type == FTPC_ENT_DIR))
             continue; /* kept, or replaced by a mkdir/copy */
+        if (b->type == FTPC_ENT_DIR && keeps_something(m, dst, i))
+            continue;
         r = add_act(m, b->type == FTPC_ENT_DIR ? ACT_RMDIR : ACT_DEL, NULL, b);
     }
     return r;

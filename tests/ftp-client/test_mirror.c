@@ -391,13 +391,21 @@ Test(mirror, exclude_skips_files_and_directories)
     cr_assert(!exists(ftpt_path(dst, "a/one.bin")));
     cr_assert(!exists(ftpt_path(dst, "sp ace")));
     cr_assert(exists(ftpt_path(dst, "a/b/c/deep.txt")));
-    /* --delete leaves excluded things alone on the target too. */
+    /* --delete leaves excluded things alone on the target too, and the
+     * directories that hold them. */
     ftpt_make_file(ftpt_path(dst, "local.bin"), 10, 1);
+    cr_assert_eq(mkdir(ftpt_path(dst, "gone"), 0755), 0);
+    cr_assert_eq(mkdir(ftpt_path(dst, "gone/deeper"), 0755), 0);
+    ftpt_make_file(ftpt_path(dst, "gone/deeper/keep.bin"), 10, 2);
+    ftpt_make_file(ftpt_path(dst, "gone/drop.txt"), 10, 3);
     r = ftpt_client(NULL, srv.url, "mirror", "--delete", "--exclude", "*.bin", "--exclude",
                     "sp ace", "/src", dst, NULL);
     OK(r);
+    cr_assert(strstr(r->err, "1 deleted, 0 failed"), "%s", r->err);
     free(r);
     cr_assert(exists(ftpt_path(dst, "local.bin")));
+    cr_assert(exists(ftpt_path(dst, "gone/deeper/keep.bin")));
+    cr_assert(!exists(ftpt_path(dst, "gone/drop.txt")));
 }
 
 Test(mirror, verify_finds_a_change_that_keeps_size_and_time)
