@@ -138,9 +138,10 @@ static int transfer_args(ftpc_session *s, int argc, char **argv, bool *cont,
 }
 
 /* "--segments N" / "-n N" taken out of argv (which is rewritten in place);
- * *n stays 0 without it.  Returns the new argc or FTPC_ERR_USAGE. */
-static int take_segments(ftpc_session *s, int argc, char **argv, const char *flag,
-                         int *n)
+ * *n stays 0 without it.  Returns the new argc, or FTPC_ERR_USAGE with the
+ * reason in err. */
+static int take_segments(int argc, char **argv, const char *flag, int *n, char *err,
+                         size_t cap)
 {
     *n = 0;
     int out = 0;
@@ -149,8 +150,8 @@ static int take_segments(ftpc_session *s, int argc, char **argv, const char *fla
             char *end = NULL;
             long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
             if (!end || *end || v < 1 || v > FTPC_PGET_MAX) {
-                snprintf(s->ctrl.err, sizeof s->ctrl.err,
-                         "%s wants a number from 1 to %d", flag, FTPC_PGET_MAX);
+                snprintf(err, cap, "%s wants a number from 1 to %d", flag,
+                         FTPC_PGET_MAX);
                 return FTPC_ERR_USAGE;
             }
             *n = (int)v;
@@ -167,7 +168,7 @@ static int cmd_get(ftpc_session *s, int argc, char **argv)
     bool cont;
     const char *remote, *local;
     int n;
-    argc = take_segments(s, argc, argv, "--segments", &n);
+    argc = take_segments(argc, argv, "--segments", &n, s->ctrl.err, sizeof s->ctrl.err);
     if (argc < 0)
         return argc;
     int r = transfer_args(s, argc, argv, &cont, &remote, &local);
@@ -183,7 +184,7 @@ static int cmd_get(ftpc_session *s, int argc, char **argv)
 static int cmd_pget(ftpc_session *s, int argc, char **argv)
 {
     int n;
-    argc = take_segments(s, argc, argv, "-n", &n);
+    argc = take_segments(argc, argv, "-n", &n, s->ctrl.err, sizeof s->ctrl.err);
     if (argc < 0)
         return argc;
     if (argc < 2 || argc > 3) {
@@ -449,10 +450,22 @@ int ftpc_shell_check(int argc, char **argv)
         fprintf(stderr, "sockserv-ftp: usage: %s\n", c->usage);
         return FTPC_ERR_USAGE;
     }
+    /* The options commands parse themselves, checked before connecting too
+     * (on a copy: get and pget take theirs out of argv when they run). */
     char err[512];
     if (c->run == cmd_mirror && ftpc_mirror_check(argc, argv, err, sizeof err) < 0) {
         fprintf(stderr, "sockserv-ftp: mirror: %s\n", err);
         return FTPC_ERR_USAGE;
+    }
+    if (c->run == cmd_get || c->run == cmd_pget) {
+        char *copy[MAX_ARGS];
+        int n, k = argc < MAX_ARGS ? argc : MAX_ARGS;
+        memcpy(copy, argv, (size_t)k * sizeof *copy);
+        if (take_segments(k, copy, c->run == cmd_get ? "--segments" : "-n", &n, err,
+                          sizeof err) < 0) {
+            fprintf(stderr, "sockserv-ftp: %s: %s\n", argv[0], err);
+            return FTPC_ERR_USAGE;
+        }
     }
     return 0;
 }

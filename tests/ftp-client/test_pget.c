@@ -204,3 +204,14 @@ Test(pget, a_state_without_its_part_starts_over)
     free(r);
     cr_assert(ftpt_same_file(ftpt_path(root, "big.bin"), out));
 }
+
+Test(pget, a_bad_segment_count_is_refused_before_connecting)
+{
+    ftpt_run *r = ftpt_client(NULL, "127.0.0.1:1", "pget", "-n", "0", "f", NULL);
+    cr_assert_eq(r->code, 2, "exit %d: %s", r->code, r->err);
+    cr_assert(strstr(r->err, "-n wants a number from 1 to 16"), "%s", r->err);
+    free(r);
+    r = ftpt_client(NULL, "127.0.0.1:1", "get", "--segments", "x", "f", NULL);
+    cr_assert_eq(r->code, 2, "exit %d: %s", r->code, r->err);
+    free(r);
+}
