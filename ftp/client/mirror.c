@@ -1,7 +1,6 @@
 /* ftp/client/mirror.c - see mirror.h. */
 #include "mirror.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -16,29 +15,18 @@
 
 #include "checksum.h"
 #include "digest.h"
-#include "listing.h"
 #include "listparse.h"
 #include "progress.h"
 #include "status.h"
 #include "transfer.h"
+#include "tree.h"
 
 #define MAX_EXCLUDES 32
 #define MAX_PARALLEL 16
-#define MAX_DEPTH 64
-#define MAX_ENTRIES 1000000 /* per tree: a listing loop cannot eat memory */
-#define PATH_MAX_LEN 4096
+#define PATH_MAX_LEN FTPC_TREE_PATH_MAX
 
-typedef struct item {
-    char *rel; /* "a/b c/d", relative to the tree's root */
-    ftpc_ent_type type;
-    int64_t size, mtime;
-    int prec;
-} item;
-
-typedef struct tree {
-    item *v;
-    size_t n, cap;
-} tree;
+typedef ftpc_tree_item item;
+typedef ftpc_tree tree;
 
 typedef enum { ACT_MKDIR, ACT_COPY, ACT_DEL, ACT_RMDIR } act_kind;
 
@@ -73,49 +61,6 @@ typedef struct mirror {
     bool tty, quiet;
 } mirror;
 
-/* ---- trees ------------------------------------------------------------ */
-
-static void tree_free(tree *t)
-{
-    for (size_t i = 0; i < t->n; i++)
-        free(t->v[i].rel);
-    free(t->v);
-    memset(t, 0, sizeof *t);
-}
-
-static int tree_add(tree *t, const char *dir, const char *name, ftpc_ent_type type,
-                    int64_t size, int64_t mtime, int prec)
-{
-    if (t->n >= MAX_ENTRIES)
-        return -E2BIG;
-    if (t->n == t->cap) {
-        size_t nc = t->cap ? t->cap * 2 : 256;
-        item *nv = realloc(t->v, nc * sizeof *nv);
-        if (!nv)
-            return -ENOMEM;
-        t->v = nv;
-        t->cap = nc;
-    }
-    size_t len = strlen(dir) + strlen(name) + 2;
-    char *rel = malloc(len);
-    if (!rel)
-        return -ENOMEM;
-    snprintf(rel, len, "%s%s%s", dir, dir[0] ? "/" : "", name);
-    t->v[t->n++] = (item){rel, type, size, mtime, prec};
-    return 0;
-}
-
-static int item_cmp(const void *a, const void *b)
-{
-    return strcmp(((const item *)a)->rel, ((const item *)b)->rel);
-}
-
-static const item *tree_find(const tree *t, const char *rel)
-{
-    item key = {.rel = (char *)rel};
-    return bsearch(&key, t->v, t->n, sizeof *t->v, item_cmp);
-}
-
 static bool excluded(const mirror *m, const char *rel)
 {
     const char *base = strrchr(rel, '/');
@@ -130,112 +75,6 @@ static int fail(ftpc_session *s, int status, const char *fmt, const char *a)
 {
     snprintf(s->ctrl.err, sizeof s->ctrl.err, fmt, a, strerror(errno));
     return status;
-}
-
-/* Lists the local directory root/rel into t, recursively; symbolic links
- * are recorded as links and never followed. */
-static int scan_local(mirror *m, tree *t, const char *rel, int depth)
-{
-    char path[PATH_MAX_LEN];
-    snprintf(path, sizeof path, "%s%s%s", m->lroot, rel[0] ? "/" : "", rel);
-    if (depth > MAX_DEPTH) {
-        errno = ELOOP;
-        return fail(m->s, FTPC_ERR_LOCAL, "%s: %s", path);
-    }
-    DIR *d = opendir(path);
-    if (!d)
-        return fail(m->s, FTPC_ERR_LOCAL, "%s: %s", path);
-    size_t first = t->n;
-    int r = 0;
-    struct dirent *de;
-    while (r == 0 && (de = readdir(d))) {
-        if (!ftpc_name_is_safe(de->d_name))
-            continue;
-        struct stat st;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            continue; /* gone meanwhile */
-        ftpc_ent_type ty = S_ISREG(st.st_mode)   ? FTPC_ENT_FILE
-                           : S_ISDIR(st.st_mode) ? FTPC_ENT_DIR
-                           : S_ISLNK(st.st_mode) ? FTPC_ENT_LINK
-                                                 : FTPC_ENT_OTHER;
-        r = tree_add(t, rel, de->d_name, ty, ty == FTPC_ENT_FILE ? st.st_size : -1,
-                     st.st_mtim.tv_sec, 1);
-        if (r < 0) {
-            errno = -r;
-            r = fail(m->s, FTPC_ERR_LOCAL, "%s: %s", path);
-        }
-    }
-    closedir(d);
-    size_t last = t->n;
-    for (size_t i = first; r == 0 && i < last; i++)
-        if (t->v[i].type == FTPC_ENT_DIR) {
-            char *sub = strdup(t->v[i].rel); /* t->v may move */
-            if (!sub)
-                return FTPC_ERR_LOCAL;
-            r = scan_local(m, t, sub, depth + 1);
-            free(sub);
-        }
-    return r;
-}
-
-static void strip_slashes(char *p)
-{
-    size_t n = strlen(p);
-    while (n > 1 && p[n - 1] == '/')
-        p[--n] = '\0';
-}
-
-/* Lists the remote directory rroot/rel into t, recursively. */
-static int scan_remote(mirror *m, tree *t, const char *rel, int depth)
-{
-    ftpc_session *s = m->s;
-    char path[PATH_MAX_LEN];
-    snprintf(path, sizeof path, "%s/%s", m->rroot, rel);
-    strip_slashes(path);
-    if (depth > MAX_DEPTH) {
-        snprintf(s->ctrl.err, sizeof s->ctrl.err, "%s: nested too deep", path);
-        return FTPC_ERR_REMOTE;
-    }
-    char *buf = NULL;
-    size_t len = 0;
-    int r = ftpc_listing(s, s->feat_mlsd ? "MLSD" : "LIST", path, NULL, &buf, &len);
-    if (r < 0) {
-        free(buf);
-        return r;
-    }
-    size_t first = t->n;
-    int64_t now = (int64_t)time(NULL);
-    char *save = NULL;
-    for (char *line = buf ? strtok_r(buf, "\r\n", &save) : NULL; line && r == 0;
-         line = strtok_r(NULL, "\r\n", &save)) {
-        ftpc_entry e;
-        int k = s->feat_mlsd ? ftpc_parse_mlsd(line, &e) : ftpc_parse_list(line, now, &e);
-        if (k < 0) {
-            if (!m->quiet)
-                fprintf(stderr, "sockserv-ftp: mirror: %s: skipping a line that is "
-                        "not understood or names something outside: %.200s\n",
-                        path, line);
-            continue;
-        }
-        if (k == 0)
-            continue;
-        r = tree_add(t, rel, e.name, e.type, e.size, e.mtime, e.mtime_prec);
-        if (r < 0) {
-            snprintf(s->ctrl.err, sizeof s->ctrl.err, "%s: %s", path, strerror(-r));
-            r = FTPC_ERR_LOCAL;
-        }
-    }
-    free(buf);
-    size_t last = t->n;
-    for (size_t i = first; r == 0 && i < last; i++)
-        if (t->v[i].type == FTPC_ENT_DIR) {
-            char *sub = strdup(t->v[i].rel);
-            if (!sub)
-                return FTPC_ERR_LOCAL;
-            r = scan_remote(m, t, sub, depth + 1);
-            free(sub);
-        }
-    return r;
 }
 
 /* ---- the plan --------------------------------------------------------- */
@@ -309,7 +148,7 @@ static bool is_our_part(const mirror *m, const char *rel)
         return false;
     char base[PATH_MAX_LEN];
     snprintf(base, sizeof base, "%.*s", (int)(n - 5), rel);
-    const item *s = tree_find(&m->remote, base);
+    const item *s = ftpc_tree_find(&m->remote, base);
     return s && s->type == FTPC_ENT_FILE;
 }
 
@@ -354,7 +193,7 @@ static int plan(mirror *m)
             continue;
         if (a->type != FTPC_ENT_FILE && a->type != FTPC_ENT_DIR)
             continue; /* links and devices are not copied */
-        const item *b = tree_find(dst, a->rel);
+        const item *b = ftpc_tree_find(dst, a->rel);
         if (a->type == FTPC_ENT_DIR) {
             if (!b || b->type != FTPC_ENT_DIR)
                 r = add_act(m, ACT_MKDIR, a, b);
@@ -375,7 +214,7 @@ static int plan(mirror *m)
         const item *b = &dst->v[i];
         if (excluded_path(m, b->rel) || is_our_part(m, b->rel))
             continue;
-        const item *a = tree_find(src, b->rel);
+        const item *a = ftpc_tree_find(src, b->rel);
         if (a && (a->type == FTPC_ENT_FILE || a->type == FTPC_ENT_DIR))
             continue; /* kept, or replaced by a mkdir/copy */
         if (b->type == FTPC_ENT_DIR && keeps_something(m, dst, i))
@@ -762,7 +601,7 @@ static int parse(mirror *m, int argc, char **argv)
     }
     if (snprintf(m->lroot, sizeof m->lroot, "%s", ldir) >= (int)sizeof m->lroot)
         return usage(m->s->ctrl.err, sizeof m->s->ctrl.err, "LOCAL_DIR too long");
-    strip_slashes(m->lroot);
+    ftpc_strip_slashes(m->lroot);
     /* Workers open their own sessions, so the remote root is made absolute
      * against this session's directory. */
     if (pos[0][0] == '/') {
@@ -777,7 +616,7 @@ static int parse(mirror *m, int argc, char **argv)
         snprintf(m->rroot, sizeof m->rroot, "%s%s%s", cwd,
                  cwd[strlen(cwd) - 1] == '/' ? "" : "/", pos[0]);
     }
-    strip_slashes(m->rroot);
+    ftpc_strip_slashes(m->rroot);
     if (strcmp(m->rroot, "/") == 0)
         m->rroot[0] = '\0'; /* paths are built as root + "/" + rel */
     return 0;
@@ -820,16 +659,14 @@ int ftpc_mirror(ftpc_session *s, int argc, char **argv)
         r = make_root(m);
     /* A dry run made no target root: a missing one is an empty tree. */
     if (r == 0 && (m->reverse || access(m->lroot, F_OK) == 0))
-        r = scan_local(m, &m->local, "", 0);
+        r = ftpc_tree_scan_local(&m->local, s, m->lroot);
     if (r == 0) {
-        r = scan_remote(m, &m->remote, "", 0);
+        r = ftpc_tree_scan_remote(&m->remote, s, m->rroot, m->quiet);
         if (r == FTPC_ERR_REMOTE && m->reverse && m->dry)
             r = 0;
     }
     if (r < 0)
         goto out;
-    qsort(m->remote.v, m->remote.n, sizeof *m->remote.v, item_cmp);
-    qsort(m->local.v, m->local.n, sizeof *m->local.v, item_cmp);
     r = plan(m);
     if (r < 0)
         goto out;
@@ -916,8 +753,8 @@ int ftpc_mirror(ftpc_session *s, int argc, char **argv)
             r = FTPC_ERR_REMOTE;
     }
 out:
-    tree_free(&m->remote);
-    tree_free(&m->local);
+    ftpc_tree_free(&m->remote);
+    ftpc_tree_free(&m->local);
     free(m->acts);
     pthread_mutex_destroy(&m->mu);
     free(m);
