@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include <sockserv/event.h>
+#include <sockserv/proxy.h>
 
 #include "internal.h"
 
@@ -41,6 +42,7 @@ struct conn {
     bool connected;     /* on_connect ran: on_close is owed */
     bool closing;       /* ss_event_close or abort was called */
     bool aborted;       /* uv_close was called on io */
+    struct ss_proxy_info *proxy; /* the request's, owned from accept on */
     alignas(max_align_t) unsigned char instance[];
 };
 
@@ -191,6 +193,7 @@ static void conn_free(struct conn *c)
         ev->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    free(c->proxy);
     free(c);
     if (__atomic_sub_fetch(&ev->nconns, 1, __ATOMIC_ACQ_REL) == 0 && ev->orphaned) {
         free(ev->rbuf);
@@ -474,6 +477,11 @@ void ss_event_timer_stop(ss_event_handler *h)
         uv_timer_stop(c->timer);
 }
 
+const ss_proxy_info *ss_event_proxy(const ss_event_handler *h)
+{
+    return h->datagram ? NULL : conn_of(h)->proxy;
+}
+
 size_t ss_event_connections(ss_server *s)
 {
     if (!s->priv || !s->priv->event)
@@ -577,6 +585,8 @@ int ss_event_mixin_process_request(ss_server *s, ss_request *req,
     /* The stream owns the descriptor now. */
     c->fd = req->fd;
     req->fd = -1;
+    c->proxy = req->proxy;
+    req->proxy = NULL;
     c->connected = true;
 
     ss_event_handler *h = handler_of(c);

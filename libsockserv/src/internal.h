@@ -16,6 +16,7 @@ struct ss_thread_rec; /* threading.c: one request thread */
 struct ss_pool;       /* threadpool.c: workers and the bounded queue */
 struct ss_event;      /* event.c: the event-mode connections */
 struct ss_tls_server; /* tls_server.c: implicit TLS */
+struct ss_proxy_server; /* proxy_stage.c: the PROXY protocol stage */
 
 /* A server's private state.  `lock` guards everything below it that more
  * than one thread touches: the shutdown handshake, the thread list and the
@@ -61,6 +62,9 @@ struct ss_server_priv {
     /* The figures (stats.c): shared with forked children, never NULL
      * between init and close. */
     struct ss_stats_block *stats;
+    /* The PROXY protocol stage (proxy_stage.c): its settings and the
+     * connections whose header is still coming. */
+    struct ss_proxy_server *proxy;
 };
 
 /* stats.c: the server's figures (sockserv/stats.h).  One relaxed atomic
@@ -158,6 +162,27 @@ bool ss__accept_paused(ss_server *s);
  * the rest of a request after verify_request (server.c).  Returns 0 or a
  * fatal error's code. */
 int ss__process_verified(ss_server *s, ss_request *req, const ss_addr *client);
+
+/* verify_request, then implicit TLS or process_request: the request path
+ * after get_request and the PROXY stage (server.c).  Returns 0 or a fatal
+ * error's code. */
+int ss__request_accepted(ss_server *s, ss_request *req, const ss_addr *client);
+/* An asynchronous step of the request path (the PROXY header, the TLS
+ * handshake) finished in a loop callback: runs next(s, req, client) unless
+ * shutdown was asked for meanwhile (then drop(s, req) shuts the request
+ * down and counts it), and makes the loop see a fatal error or a stop that
+ * next caused. */
+void ss__resume_request(ss_server *s, ss_request *req, const ss_addr *client,
+                        int (*next)(ss_server *, ss_request *, const ss_addr *),
+                        void (*drop)(ss_server *, ss_request *));
+
+/* proxy_stage.c: the PROXY protocol stage (proxy.h).
+ * ss__proxy_start_request takes an accepted stream request through the
+ * header to ss__request_accepted (at once, or later from the loop);
+ * returns 0 or a fatal error's code. */
+bool ss__proxy_enabled(ss_server *s);
+int ss__proxy_start_request(ss_server *s, ss_request *req, const ss_addr *peer);
+void ss__proxy_server_free(ss_server *s);
 
 /* tls_server.c: implicit TLS.  ss__tls_start_request takes a verified
  * request through the handshake to ss__process_verified (at once, or later

@@ -234,6 +234,7 @@ void ss_server_close(ss_server *s)
         return;
     s->vt.server_close(s);
     ss__tls_server_free(s);
+    ss__proxy_server_free(s);
     pthread_mutex_lock(&p->lock);
     while (p->shutdown_waiters > 0)
         pthread_cond_wait(&p->cond, &p->lock);
@@ -358,15 +359,42 @@ static int handle_one(ss_server *s, bool *exhausted, bool *none)
         return 0;
     }
     ss__count(s, SS__ACCEPTED, 1);
-    if (!s->vt.verify_request(s, &req, &client)) {
+    if (ss__proxy_enabled(s)) /* the balancer's header comes first */
+        return ss__proxy_start_request(s, &req, &client);
+    return ss__request_accepted(s, &req, &client);
+}
+
+int ss__request_accepted(ss_server *s, ss_request *req, const ss_addr *client)
+{
+    if (!s->vt.verify_request(s, req, client)) {
         ss__count(s, SS__REFUSED_VERIFY, 1);
-        s->vt.shutdown_request(s, &req); /* bpo-26309: exactly once */
+        s->vt.shutdown_request(s, req); /* bpo-26309: exactly once */
         return 0;
     }
     ss__count(s, SS__ACTIVE, 1);
     if (ss__tls_enabled(s)) /* implicit TLS: the handshake comes first */
-        return ss__tls_start_request(s, &req, &client);
-    return ss__process_verified(s, &req, &client);
+        return ss__tls_start_request(s, req, client);
+    return ss__process_verified(s, req, client);
+}
+
+void ss__resume_request(ss_server *s, ss_request *req, const ss_addr *client,
+                        int (*next)(ss_server *, ss_request *, const ss_addr *),
+                        void (*drop)(ss_server *, ss_request *))
+{
+    if (ss__shutdown_requested(s)) { /* bpo-35017: no request after it */
+        drop(s, req);
+        return;
+    }
+    int rc = next(s, req, client);
+    if (rc < 0) {
+        ss__watch_fatal(s, rc);
+    } else if (ss__shutdown_requested(s)) {
+        /* A sync handler asked for the stop on this thread: let the loop
+         * see it now rather than at the next service tick. */
+        pthread_mutex_lock(&s->priv->lock);
+        ss__watch_wake(s);
+        pthread_mutex_unlock(&s->priv->lock);
+    }
 }
 
 int ss__process_verified(ss_server *s, ss_request *req, const ss_addr *client)

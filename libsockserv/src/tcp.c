@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -148,6 +149,8 @@ static void tcp_close_request(ss_server *s, ss_request *req)
     (void)s;
     ss_tls_conn_free(req->tls);
     req->tls = NULL;
+    free(req->proxy);
+    req->proxy = NULL;
     ss__close(req->fd);
     req->fd = -1;
 }

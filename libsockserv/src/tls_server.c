@@ -90,6 +90,15 @@ static int dispatch(ss_server *s, ss_request *req, const ss_addr *client)
     return ss__process_verified(s, req, client);
 }
 
+/* Shutdown was asked for as the handshake completed: the request ends
+ * unrun. */
+static void dropped(ss_server *s, ss_request *req)
+{
+    ss__stats_tls_handshake(s, true);
+    s->vt.shutdown_request(s, req);
+    ss__count_finished(s);
+}
+
 static void complete(struct pending *p, int rc, const ss_error *err)
 {
     ss_server *s = p->server;
@@ -99,22 +108,7 @@ static void complete(struct pending *p, int rc, const ss_error *err)
         fail(s, &req, &client, err);
         return;
     }
-    if (ss__shutdown_requested(s)) { /* bpo-35017: no request after it */
-        ss__stats_tls_handshake(s, true);
-        s->vt.shutdown_request(s, &req);
-        ss__count_finished(s);
-        return;
-    }
-    rc = dispatch(s, &req, &client);
-    if (rc < 0) {
-        ss__watch_fatal(s, rc);
-    } else if (ss__shutdown_requested(s)) {
-        /* A sync handler asked for the stop on this thread: let the loop
-         * see it now rather than at the next service tick. */
-        pthread_mutex_lock(&s->priv->lock);
-        ss__watch_wake(s);
-        pthread_mutex_unlock(&s->priv->lock);
-    }
+    ss__resume_request(s, &req, &client, dispatch, dropped);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events);

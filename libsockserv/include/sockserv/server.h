@@ -55,12 +55,15 @@ struct ss_server_priv;
  * the datagram (owned by the request, freed by close_request()).  Python's
  * (data, socket) tuple.  tls: a stream request's TLS connection once it has
  * one (implicit TLS or STARTTLS, tls.h), owned by the request like fd:
- * shutdown_request() sends its close_notify, close_request() frees it. */
+ * shutdown_request() sends its close_notify, close_request() frees it.
+ * proxy: what a balancer's PROXY header said (proxy.h), NULL without one;
+ * owned by the request, freed by close_request(). */
 typedef struct ss_request {
     int fd;
     unsigned char *packet;
     size_t packet_len;
     struct ss_tls_conn *tls;
+    struct ss_proxy_info *proxy;
 } ss_request;
 
 /* A server class.  Every slot may be NULL (inherit).  Who calls what:

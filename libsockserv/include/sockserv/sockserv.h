@@ -8,6 +8,7 @@
 #include "event.h"
 #include "forking.h"
 #include "handler.h"
+#include "proxy.h"
 #include "server.h"
 #include "sockfile.h"
 #include "stats.h"
