@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "coretest.h"
+#include "haproxy.h"
 
 #define BALANCER "127.0.0.2"
 
@@ -489,4 +490,109 @@ Test(config, refuses_what_cannot_work)
     ct_server_init(&srv, &ss_udp_server_class, &a, ct_echo_handler_for(SOCK_DGRAM));
     cr_assert_eq(ss_server_set_proxy(&srv, &pc), -EINVAL);
     ss_server_close(&srv);
+}
+
+/* --- through the real HAProxy ------------------------------------------- */
+
+/* HAProxy connects from 127.0.0.2 (`source`), the client from 127.0.0.3,
+ * the server listens on 127.0.0.1: every address is distinct, so the test
+ * tells the balancer from the client. */
+static void start_haproxy(ts_haproxy *h, const pt_server *t, const char *opts)
+{
+    char line[512], addr[SS_ADDRSTRLEN];
+    ss_addr_format(&t->addr, addr, sizeof addr);
+    if (ss_addr_family(&t->addr) == AF_UNIX)
+        snprintf(line, sizeof line, "%s %s", addr + 5, opts); /* a path */
+    else
+        snprintf(line, sizeof line, "%s %s source " BALANCER, addr, opts);
+    int rc = ts_haproxy_start(h, line);
+    cr_assert_eq(rc, 0, "haproxy: %s\n%s%s", strerror(-rc), h->proc.out,
+                 h->proc.err);
+}
+
+static void through_haproxy(const ss_server_class *cls, const char *opts)
+{
+    pt_server t;
+    pt_start(&t, cls, BALANCER "/32", 0);
+    ts_haproxy h;
+    start_haproxy(&h, &t, opts);
+    for (int i = 0; i < 3; i++) {
+        int fd = connect_from("127.0.0.3", &h.front);
+        char out[512], want[512];
+        exchange(fd, "via haproxy\n", 12, out, sizeof out);
+        /* The client's own address and port, as HAProxy saw them. */
+        snprintf(want, sizeof want, "client=%s balancer=", local_of(fd));
+        cr_assert_eq(strncmp(out, want, strlen(want)), 0, "%s\nwant %s", out,
+                     want);
+        const char *bal = out + strlen(want);
+        if (ss_addr_family(&t.addr) == AF_UNIX)
+            cr_assert_eq(strncmp(bal, "unix: cmd=1", 11), 0, "%s", out);
+        else
+            cr_assert_eq(strncmp(bal, BALANCER ":", strlen(BALANCER) + 1), 0,
+                         "%s", out);
+        cr_assert(strstr(out, " cmd=1 line=via haproxy\n"), "%s", out);
+        ct_close(fd);
+    }
+    cr_assert_eq(atomic_load(&t.errors), 0, "%s", t.last_error);
+    ts_haproxy_stop(&h);
+    pt_stop(&t);
+}
+
+Test(haproxy, send_proxy_v1_threading)
+{
+    through_haproxy(&ss_threading_tcp_server_class, "send-proxy");
+}
+
+Test(haproxy, send_proxy_v2_threading)
+{
+    through_haproxy(&ss_threading_tcp_server_class, "send-proxy-v2");
+}
+
+Test(haproxy, send_proxy_v1_sync)
+{
+    through_haproxy(&ss_tcp_server_class, "send-proxy");
+}
+
+Test(haproxy, send_proxy_v2_forking)
+{
+    through_haproxy(&ss_forking_tcp_server_class, "send-proxy-v2");
+}
+
+Test(haproxy, send_proxy_v2_pool)
+{
+    through_haproxy(&ss_threadpool_tcp_server_class, "send-proxy-v2");
+}
+
+Test(haproxy, send_proxy_v2_event)
+{
+    through_haproxy(&ss_event_tcp_server_class, "send-proxy-v2");
+}
+
+Test(haproxy, send_proxy_v2_unix_socket)
+{
+    through_haproxy(&ss_threading_unix_stream_server_class, "send-proxy-v2");
+}
+
+static bool saw_balancer(void *arg)
+{
+    char log[4096];
+    ct_log_get(&((pt_server *)arg)->verified, log, sizeof log);
+    return strstr(log, BALANCER ":") != NULL;
+}
+
+/* HAProxy's health checks with send-proxy-v2 come as LOCAL (since 2.2,
+ * haproxy/haproxy#511): served, with the balancer as the client. */
+Test(haproxy, health_checks_come_as_local)
+{
+    pt_server t;
+    pt_start(&t, &ss_threading_tcp_server_class, BALANCER "/32", 0);
+    ts_haproxy h;
+    start_haproxy(&h, &t, "send-proxy-v2 check inter 100ms");
+    cr_assert(ct_wait_for(saw_balancer, &t, CT_DEADLINE),
+              "no health check reached verify_request");
+    ts_haproxy_stop(&h);
+    pt_stop(&t);
+    /* A check closes at once, so the handler's reply may fail; a refused
+     * header would say "PROXY". */
+    cr_assert_null(strstr(t.last_error, "PROXY"), "%s", t.last_error);
 }

@@ -1,0 +1,124 @@
+/* tests/support/haproxy.c - see haproxy.h. */
+#include "haproxy.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* A port nobody listens on now.  HAProxy binds it a moment later; if
+ * another process took it meanwhile HAProxy exits and we try again. */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sin;
+    int rc = bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0 &&
+                     getsockname(fd, (struct sockaddr *)&sin, &len) == 0
+                 ? ntohs(sin.sin_port)
+                 : -errno;
+    close(fd);
+    return rc;
+}
+
+/* True when /proc/net/tcp shows a socket listening on 127.0.0.1:port. */
+static bool listening(int port)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    if (!f)
+        return false;
+    char line[512], want[32];
+    snprintf(want, sizeof want, "0100007F:%04X", port);
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        char local[64], remote[64];
+        unsigned state;
+        if (sscanf(line, " %*s %63s %63s %x", local, remote, &state) == 3 &&
+            state == 0x0A && strcmp(local, want) == 0)
+            found = true;
+    }
+    fclose(f);
+    return found;
+}
+
+static int start_once(ts_haproxy *h, const char *server, int port)
+{
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/haproxy.cfg", h->dir);
+    FILE *f = fopen(cfg, "w");
+    if (!f)
+        return -errno;
+    fprintf(f,
+            "global\n"
+            "    maxconn 256\n"
+            "defaults\n"
+            "    mode tcp\n"
+            "    timeout connect 5s\n"
+            "    timeout client 60s\n"
+            "    timeout server 60s\n"
+            "frontend fe\n"
+            "    bind 127.0.0.1:%d\n"
+            "    default_backend be\n"
+            "backend be\n"
+            "    server s1 %s\n",
+            port, server);
+    fclose(f);
+    char *argv[] = {TS_HAPROXY, "-db", "-f", cfg, NULL};
+    int rc = ts_spawn(&h->proc, argv, NULL, -1, true);
+    if (rc < 0)
+        return rc;
+    double deadline = ts_now() + 10.0;
+    while (!listening(port)) {
+        int st;
+        if (waitpid(h->proc.pid, &st, WNOHANG) == h->proc.pid) {
+            h->proc.status = st;
+            ts_stop(&h->proc, 0, 1.0); /* reads its output, closes pipes */
+            return -ECHILD;
+        }
+        if (ts_now() > deadline) {
+            ts_stop(&h->proc, SIGKILL, 5.0);
+            return -ETIMEDOUT;
+        }
+        poll(NULL, 0, 10);
+    }
+    ss_error err;
+    char text[32];
+    snprintf(text, sizeof text, "127.0.0.1:%d", port);
+    return ss_addr_parse(&h->front, text, &err);
+}
+
+int ts_haproxy_start(ts_haproxy *h, const char *server)
+{
+    memset(h, 0, sizeof *h);
+    h->proc.pid = -1;
+    if (access(TS_HAPROXY, X_OK) != 0)
+        return -ENOENT;
+    ts_mkdtemp("haproxy", h->dir, sizeof h->dir);
+    int rc = -EADDRINUSE;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int port = free_port();
+        if (port < 0)
+            return port;
+        rc = start_once(h, server, port);
+        if (rc != -ECHILD)
+            break;
+    }
+    return rc;
+}
+
+void ts_haproxy_stop(ts_haproxy *h)
+{
+    if (h->proc.pid > 0)
+        ts_stop(&h->proc, SIGTERM, 10.0);
+    if (h->dir[0])
+        ts_rmtree(h->dir);
+    h->dir[0] = '\0';
+}
