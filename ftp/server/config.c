@@ -35,6 +35,7 @@ void ftpd_config_defaults(ftpd_config *c)
     c->ban_after_failures = 10;
     c->ban_time = 600;
     c->login_fail_delay_max = 30;
+    ss_proxy_config_init(&c->proxy);
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -291,6 +292,21 @@ int ftpd_config_set(ftpd_config *c, const char *key, const char *v,
         if (ftpd_config_parse_size(v, &c->max_download_rate) < 0)
             return fail(err, cap, where,
                         "max_download_rate must be a size per second (0: no limit)");
+    } else if (!strcmp(key, "proxy_protocol")) {
+        if (parse_bool(v, &c->proxy_protocol) < 0)
+            return fail(err, cap, where, "proxy_protocol must be on or off");
+    } else if (!strcmp(key, "proxy_trusted")) {
+        /* The whole list each time: the last setting wins, as for every
+         * key, so --set can replace the file's list. */
+        ss_proxy_config p = c->proxy;
+        ss_error e;
+        p.ntrusted = 0;
+        if (ss_proxy_config_trust(&p, v, &e) < 0)
+            return fail(err, cap, where, "proxy_trusted: %s", e.msg);
+        c->proxy = p;
+    } else if (!strcmp(key, "proxy_timeout")) {
+        if (parse_seconds(v, &c->proxy.timeout) < 0 || c->proxy.timeout <= 0)
+            return fail(err, cap, where, "proxy_timeout must be seconds > 0");
     } else if (!strcmp(key, "demo_quota")) {
         if (ftpd_config_parse_size(v, &c->demo_quota) < 0)
             return fail(err, cap, where, "demo_quota must be a size");
@@ -383,6 +399,17 @@ int ftpd_config_finish(ftpd_config *c, char *err, size_t cap)
     if (!c->tls_cert_file[0] != !c->tls_key_file[0]) {
         snprintf(err, cap, "tls_cert_file and tls_key_file go together");
         return -1;
+    }
+    if (c->proxy_protocol && c->proxy.ntrusted == 0) {
+        for (size_t i = 0; i < c->nlisten + c->nlisten_implicit; i++) {
+            const char *l = i < c->nlisten ? c->listen[i]
+                                           : c->listen_implicit[i - c->nlisten];
+            if (strncmp(l, "unix:", 5) != 0) {
+                snprintf(err, cap, "proxy_protocol = on needs proxy_trusted "
+                         "(the balancers' networks) for %s", l);
+                return -1;
+            }
+        }
     }
     if (!c->xferlog_file[0])
         memcpy(c->xferlog_file, c->log_file, sizeof c->log_file);

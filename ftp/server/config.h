@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sockserv/proxy.h>
+
 #define FTPD_MAX_LISTEN 16
 #define FTPD_PATH_MAX 4096
 #define FTPD_CONFIG_ERR_MAX 512
@@ -72,6 +74,12 @@ typedef struct ftpd_config {
 
     /* monitoring */
     char metrics_listen[256];        /* Prometheus page; "" = off */
+
+    /* behind a load balancer: the PROXY protocol on the control
+     * listeners (doc/ftpd.md); proxy holds the trusted networks and the
+     * header timeout */
+    bool proxy_protocol;
+    ss_proxy_config proxy;
 } ftpd_config;
 
 /* Fills *c with the defaults (127.0.0.1:2121 is added by

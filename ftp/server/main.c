@@ -80,6 +80,21 @@ static bool refuse(ss_server *srv, ss_request *req, const ss_addr *client)
     return false;
 }
 
+/* A connection the library gave up on (a refused PROXY header, a failed
+ * implicit TLS handshake, a session error) goes to the server's log, not
+ * to stderr. */
+static void log_error(ss_server *srv, ss_request *req, const ss_addr *client,
+                      const ss_error *err)
+{
+    ftpd_ctx *ctx = srv->data;
+    const ss_proxy_info *pi = ss_request_proxy(req);
+    char addr[SS_ADDRSTRLEN], via[SS_ADDRSTRLEN];
+    ftpd_log(&ctx->log, "connection error client=%s%s%s: %s",
+             ss_addr_format(client, addr, sizeof addr), pi ? " via=" : "",
+             pi ? ss_addr_format(&pi->balancer, via, sizeof via) : "",
+             err->msg[0] ? err->msg : ss_strerror(err->code));
+}
+
 #define FTPD_SERVER_CLASS(var, basecls, cname)                                 \
     static const ss_server_class var;                                          \
     static bool var##_verify(ss_server *srv, ss_request *req,                  \
@@ -90,7 +105,8 @@ static bool refuse(ss_server *srv, ss_request *req, const ss_addr *client)
         return refuse(srv, req, client);                                       \
     }                                                                          \
     static const ss_server_class var = {                                       \
-        .base = &basecls, .name = cname, .verify_request = var##_verify}
+        .base = &basecls, .name = cname, .verify_request = var##_verify,       \
+        .handle_error = log_error}
 
 FTPD_SERVER_CLASS(ftpd_threading_tcp, ss_threading_tcp_server_class,
                   "FtpdThreadingTCPServer");
@@ -452,6 +468,14 @@ static int start_one(app *a, const char *text, bool implicit)
     srv->block_on_close = true;
     srv->daemon_threads = false;
     srv->max_children = c->max_sessions;
+    /* Before TLS, on plain and implicit listeners alike: the balancer's
+     * header comes in clear before the ClientHello. */
+    if (c->proxy_protocol && ss_server_set_proxy(srv, &c->proxy) < 0) {
+        fprintf(stderr, PROG ": listen %s: proxy_protocol needs trusted "
+                "networks for an IP listener\n", text);
+        ss_server_close(srv);
+        return 2;
+    }
     if (implicit && ss_server_set_tls(srv, &a->ctx.tls) < 0) {
         fprintf(stderr, PROG ": listen %s: implicit TLS needs a stream "
                 "listener\n", text);

@@ -418,13 +418,20 @@ static int session_handle(ss_handler *h, ss_error *err)
 {
     (void)err;
     ftpd_session *s = S(h);
+    /* Behind a balancer: the client is the PROXY header's; say which
+     * balancer brought it. */
+    const ss_proxy_info *pi = ss_request_proxy(h->request);
+    char via[SS_ADDRSTRLEN + 8] = "", bal[SS_ADDRSTRLEN];
+    if (pi)
+        snprintf(via, sizeof via, " via=%s",
+                 ss_addr_format(&pi->balancer, bal, sizeof bal));
     if (s->implicit_tls)
-        ftpd_log(&s->ctx->log, "session start client=%s tls=implicit "
-                 "version=%s cipher=%s", s->client,
+        ftpd_log(&s->ctx->log, "session start client=%s%s tls=implicit "
+                 "version=%s cipher=%s", s->client, via,
                  ss_tls_conn_version(s->base.tls),
                  ss_tls_conn_cipher(s->base.tls));
     else
-        ftpd_log(&s->ctx->log, "session start client=%s", s->client);
+        ftpd_log(&s->ctx->log, "session start client=%s%s", s->client, via);
     if (ftpd_session_reply(s, 220, "%s", s->ctx->cfg.banner) < 0)
         return 0;
     while (!s->quit) {
