@@ -22,24 +22,19 @@
 #include <sockserv/proxy.h>
 
 #include "internal.h"
+#include "parked.h"
 
-/* A connection between accept and the end of its header.  Loop thread
- * only; freed by the last close callback once its handles were started. */
+/* A connection between accept and the end of its header (parked.h:
+ * park.client is the socket's peer, the balancer). */
 struct pending {
-    struct pending *next, **pprev;
-    ss_server *server;
-    ss_request req;
-    ss_addr peer; /* the balancer */
-    uv_poll_t poll;
-    uv_timer_t timer;
-    int open_handles;
+    ss__parked park; /* first: the handles' data and the heap block */
     ss_proxy_parser parser;
 };
 
 struct ss_proxy_server {
     bool on;
     ss_proxy_config cfg;
-    struct pending *pending;
+    ss__parked *pending;
     void (*prev_loop_ending)(ss_server *s, void *uv_loop);
 };
 
@@ -234,31 +229,6 @@ static int attach_info(ss_request *req, const ss_addr *peer,
 
 /* --- on the loop ------------------------------------------------------------ */
 
-static void unlink_pending(struct pending *p)
-{
-    *p->pprev = p->next;
-    if (p->next)
-        p->next->pprev = p->pprev;
-    p->next = NULL;
-    p->pprev = NULL;
-}
-
-static void on_closed(uv_handle_t *h)
-{
-    struct pending *p = h->data;
-    if (--p->open_handles == 0)
-        free(p);
-}
-
-static ss_request release(struct pending *p)
-{
-    ss_request req = p->req;
-    unlink_pending(p);
-    uv_close((uv_handle_t *)&p->poll, on_closed);
-    uv_close((uv_handle_t *)&p->timer, on_closed);
-    return req;
-}
-
 /* Shutdown was asked for as the header completed: never a request. */
 static void dropped(ss_server *s, ss_request *req)
 {
@@ -267,11 +237,11 @@ static void dropped(ss_server *s, ss_request *req)
 
 static void complete(struct pending *p, int rc, ss_error *err)
 {
-    ss_server *s = p->server;
-    ss_addr peer = p->peer, client;
+    ss_server *s = p->park.server;
+    ss_addr peer = p->park.client, client;
     if (rc == 0)
-        rc = attach_info(&p->req, &peer, &p->parser, &client, err);
-    ss_request req = release(p);
+        rc = attach_info(&p->park.req, &peer, &p->parser, &client, err);
+    ss_request req = ss__unpark(&p->park);
     /* uv_poll made the socket non-blocking; the handler expects it as
      * accept gave it (implicit TLS and the event mode set their own). */
     if (rc == 0 && (rc = ss__set_nonblock(req.fd, false)) < 0)
@@ -291,7 +261,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
     (void)events;
     int rc = status < 0 ? ss_error_set(&err, status, "PROXY header: poll: %s",
                                        uv_strerror(status))
-                        : read_step(p->req.fd, &p->parser, &err);
+                        : read_step(p->park.req.fd, &p->parser, &err);
     if (rc != -EAGAIN)
         complete(p, rc, &err);
 }
@@ -303,10 +273,11 @@ static void on_timeout(uv_timer_t *t)
     ss_error_clear(&err);
     /* A sync handler may have kept the loop busy while the bytes came:
      * one last look before giving up. */
-    int rc = read_step(p->req.fd, &p->parser, &err);
+    int rc = read_step(p->park.req.fd, &p->parser, &err);
     if (rc == -EAGAIN)
         rc = ss_error_set(&err, -ETIMEDOUT, "PROXY header: not complete "
-                          "within %g s", p->server->priv->proxy->cfg.timeout);
+                          "within %g s",
+                          p->park.server->priv->proxy->cfg.timeout);
     complete(p, rc, &err);
 }
 
@@ -318,7 +289,7 @@ static void loop_ending(ss_server *s, void *uv_loop)
     if (ps->prev_loop_ending)
         ps->prev_loop_ending(s, uv_loop);
     while (ps->pending) {
-        ss_request req = release(ps->pending);
+        ss_request req = ss__unpark(ps->pending);
         s->vt.shutdown_request(s, &req);
     }
 }
@@ -327,24 +298,12 @@ static int start_async(ss_server *s, uv_loop_t *loop, struct pending *p,
                        ss_request *req, const ss_addr *peer)
 {
     struct ss_proxy_server *ps = s->priv->proxy;
-    int rc = uv_poll_init(loop, &p->poll, req->fd);
+    int rc = ss__park(&p->park, &ps->pending, loop, s, req, peer);
     if (rc < 0)
         return rc;
-    p->poll.data = p;
-    uv_timer_init(loop, &p->timer);
-    p->timer.data = p;
-    p->open_handles = 2;
-    p->server = s;
-    p->req = *req;
-    p->peer = *peer;
-    p->next = ps->pending;
-    if (p->next)
-        p->next->pprev = &p->next;
-    p->pprev = &ps->pending;
-    ps->pending = p;
-    uv_poll_start(&p->poll, UV_READABLE, on_poll);
+    uv_poll_start(&p->park.poll, UV_READABLE, on_poll);
     uint64_t ms = (uint64_t)(ps->cfg.timeout * 1000.0);
-    uv_timer_start(&p->timer, on_timeout, ms ? ms : 1, 0);
+    uv_timer_start(&p->park.timer, on_timeout, ms ? ms : 1, 0);
     return 0;
 }
 

@@ -13,53 +13,21 @@
 #include <sockserv/event.h>
 
 #include "internal.h"
+#include "parked.h"
 #include "tls_internal.h"
 
-/* A connection between accept and the end of its handshake.  It lives on
- * the loop's thread only; the heap block is freed by the last close
- * callback, so nothing else may point to it. */
+/* A connection between accept and the end of its handshake (parked.h:
+ * park.req.tls is the connection). */
 struct pending {
-    struct pending *next, **pprev;
-    ss_server *server;
-    ss_request req; /* req.tls is the connection */
-    ss_addr client;
+    ss__parked park; /* first: the handles' data and the heap block */
     char peer[SS_ADDRSTRLEN];
-    uv_poll_t poll;
-    uv_timer_t timer;
-    int open_handles;
 };
 
 struct ss_tls_server {
     ss_tls_context *ctx;
-    struct pending *pending;
+    ss__parked *pending;
     void (*prev_loop_ending)(ss_server *s, void *uv_loop);
 };
-
-static void unlink_pending(struct pending *p)
-{
-    *p->pprev = p->next;
-    if (p->next)
-        p->next->pprev = p->pprev;
-    p->next = NULL;
-    p->pprev = NULL;
-}
-
-static void on_closed(uv_handle_t *h)
-{
-    struct pending *p = h->data;
-    if (--p->open_handles == 0)
-        free(p);
-}
-
-/* Takes the request back out of the record and lets the record go. */
-static ss_request release(struct pending *p)
-{
-    ss_request req = p->req;
-    unlink_pending(p);
-    uv_close((uv_handle_t *)&p->poll, on_closed);
-    uv_close((uv_handle_t *)&p->timer, on_closed);
-    return req;
-}
 
 /* The connection never got through its handshake: the request ends. */
 static void fail(ss_server *s, ss_request *req, const ss_addr *client,
@@ -101,9 +69,9 @@ static void dropped(ss_server *s, ss_request *req)
 
 static void complete(struct pending *p, int rc, const ss_error *err)
 {
-    ss_server *s = p->server;
-    ss_addr client = p->client;
-    ss_request req = release(p);
+    ss_server *s = p->park.server;
+    ss_addr client = p->park.client;
+    ss_request req = ss__unpark(&p->park);
     if (rc < 0) {
         fail(s, &req, &client, err);
         return;
@@ -118,10 +86,10 @@ static void step(struct pending *p)
     ss_error err;
     ss_error_clear(&err);
     short events = 0;
-    int rc = ss__tls_handshake_step(p->req.tls, p->peer, &events, &err);
+    int rc = ss__tls_handshake_step(p->park.req.tls, p->peer, &events, &err);
     if (rc == -EAGAIN) {
-        uv_poll_start(&p->poll, events == POLLOUT ? UV_WRITABLE : UV_READABLE,
-                      on_poll);
+        uv_poll_start(&p->park.poll,
+                      events == POLLOUT ? UV_WRITABLE : UV_READABLE, on_poll);
         return;
     }
     complete(p, rc, &err);
@@ -149,11 +117,11 @@ static void on_timeout(uv_timer_t *t)
     /* The loop may have been busy (a sync server's handler) while the
      * client's bytes arrived: one last try before giving up. */
     short events = 0;
-    int rc = ss__tls_handshake_step(p->req.tls, p->peer, &events, &err);
+    int rc = ss__tls_handshake_step(p->park.req.tls, p->peer, &events, &err);
     if (rc == -EAGAIN)
         rc = ss_error_set(&err, -ETIMEDOUT, "TLS handshake with %s: not done "
                           "within %g s", p->peer,
-                          p->req.tls->ctx->handshake_timeout);
+                          p->park.req.tls->ctx->handshake_timeout);
     complete(p, rc, &err);
 }
 
@@ -165,7 +133,7 @@ static void loop_ending(ss_server *s, void *uv_loop)
     if (ts->prev_loop_ending)
         ts->prev_loop_ending(s, uv_loop);
     while (ts->pending) {
-        ss_request req = release(ts->pending);
+        ss_request req = ss__unpark(ts->pending);
         s->vt.shutdown_request(s, &req);
         ss__count_finished(s);
     }
@@ -178,30 +146,16 @@ static int start_async(ss_server *s, uv_loop_t *loop, ss_request *req,
     struct pending *p = calloc(1, sizeof *p);
     if (!p)
         return -ENOMEM;
-    int rc = uv_poll_init(loop, &p->poll, req->fd);
+    int rc = ss__park(&p->park, &ts->pending, loop, s, req, client);
     if (rc < 0) {
         free(p);
         return rc;
     }
-    p->open_handles = 1;
-    p->poll.data = p;
-    uv_timer_init(loop, &p->timer);
-    p->open_handles++;
-    p->timer.data = p;
-    p->server = s;
-    p->req = *req;
-    p->client = *client;
     snprintf(p->peer, sizeof p->peer, "%s", peer);
-    p->next = ts->pending;
-    if (p->next)
-        p->next->pprev = &p->next;
-    p->pprev = &ts->pending;
-    ts->pending = p;
-
-    uv_poll_start(&p->poll, events == POLLOUT ? UV_WRITABLE : UV_READABLE,
-                  on_poll);
+    uv_poll_start(&p->park.poll,
+                  events == POLLOUT ? UV_WRITABLE : UV_READABLE, on_poll);
     uint64_t ms = (uint64_t)(ts->ctx->handshake_timeout * 1000.0);
-    uv_timer_start(&p->timer, on_timeout, ms ? ms : 1, 0);
+    uv_timer_start(&p->park.timer, on_timeout, ms ? ms : 1, 0);
     return 0;
 }
 
