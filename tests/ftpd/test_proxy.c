@@ -87,3 +87,28 @@ Test(proxy, through_haproxy_the_client_address_is_the_headers, .timeout = 180)
     free(x);
     ts_rmtree(srv.dir);
 }
+
+/* The settings are checked before anything listens: on without trusted
+ * networks, a network that does not parse, a bad timeout. */
+Test(proxy, bad_settings_exit_2_with_the_reason)
+{
+    const struct {
+        const char *set[4];
+        const char *says;
+    } cases[] = {
+        {{"--set", "proxy_protocol=on"}, "proxy_trusted"},
+        {{"--set", "proxy_trusted=10.0.0.1/8"}, "bits set beyond the prefix"},
+        {{"--set", "proxy_trusted=127.0.0.0/8, nonsense"}, "'nonsense'"},
+        {{"--set", "proxy_timeout=0"}, "proxy_timeout"},
+        {{"--set", "proxy_protocol=maybe"}, "proxy_protocol"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *argv[] = {(char *)ftx_binary(), "--listen", "127.0.0.1:0",
+                        (char *)cases[i].set[0], (char *)cases[i].set[1], NULL};
+        char out[4096], err[4096];
+        int st = ts_run(argv, NULL, 0, out, sizeof out, err, sizeof err, 20);
+        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%s: status %d",
+                  cases[i].set[1], st);
+        cr_expect(strstr(err, cases[i].says), "%s: %s", cases[i].set[1], err);
+    }
+}
