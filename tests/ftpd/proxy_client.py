@@ -3,7 +3,7 @@
 bound to a loopback address of its own, so the server can only know the
 client's address from the PROXY header.
 
-usage: proxy_client.py HOST PORT USER PASSWORD HOME CLIENT_IP OTHER_IP
+usage: proxy_client.py HOST PORT USER PASSWORD HOME CLIENT_IP OTHER_IP LIMITED_IP
 HOST:PORT is HAProxy's frontend (it forwards only the control port; the
 data connections go straight to the node, from CLIENT_IP too).  Prints OK
 and exits 0 when every step behaved; raises (exit 1) otherwise.
@@ -23,7 +23,8 @@ def connect(host, port, source):
 
 
 def main():
-    host, port, user, password, home, client_ip, other_ip = sys.argv[1:8]
+    host, port, user, password, home, client_ip, other_ip, limited_ip = \
+        sys.argv[1:9]
     port = int(port)
     data = os.urandom(1024 * 1024 + 3)
 
@@ -73,6 +74,17 @@ def main():
         assert str(e).startswith("421"), e
     ftp = connect(host, port, client_ip)
     ftp.login(user, password)
+
+    # max_sessions_per_ip (2 here) counts the client's address too: a
+    # third session from LIMITED_IP is refused while CLIENT_IP has one.
+    held = [connect(host, port, limited_ip) for _ in range(2)]
+    try:
+        connect(host, port, limited_ip)
+        raise AssertionError("third session from one address accepted")
+    except ftplib.error_temp as e:
+        assert "from your address" in str(e), e
+    for h in held:
+        h.quit()
     ftp.quit()
     print("OK")
 

@@ -1,8 +1,9 @@
 /* tests/ftpd/test_proxy.c - sockserv-ftpd behind the real HAProxy with
  * send-proxy-v2 on the control port: the client's address (127.0.0.3, as
- * the PROXY header says) is what the log, the xferlog, STAT, bans and the
- * PORT/PASV checks use, never HAProxy's (127.0.0.2); data connections go
- * straight to the node.  Python's ftplib is the client. */
+ * the PROXY header says) is what the log, the xferlog, STAT, bans, the
+ * per-IP limit and the PORT/PASV checks use, never HAProxy's (127.0.0.2);
+ * data connections go straight to the node.  Python's ftplib is the
+ * client. */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@ Test(proxy, through_haproxy_the_client_address_is_the_headers, .timeout = 180)
                            "--set", "proxy_trusted=127.0.0.2/32, ::1/128",
                            "--set", "proxy_timeout=3",
                            "--set", "ban_after_failures=2",
+                           "--set", "max_sessions_per_ip=2",
                            "--set", xferset, NULL};
     ftx_start(&srv, extra);
 
@@ -51,7 +53,7 @@ Test(proxy, through_haproxy_the_client_address_is_the_headers, .timeout = 180)
                     (char *)ts_source_path("tests/ftpd/proxy_client.py"),
                     "127.0.0.1", port, "alice", "s3cret",
                     (char *)ftx_home_path(&srv, "alice", NULL), "127.0.0.3",
-                    "127.0.0.5", NULL};
+                    "127.0.0.5", "127.0.0.6", NULL};
     static char out[65536], err[65536];
     int st = ts_run(argv, NULL, 0, out, sizeof out, err, sizeof err, 120);
     ts_drain(&srv.proc);
@@ -76,6 +78,8 @@ Test(proxy, through_haproxy_the_client_address_is_the_headers, .timeout = 180)
     cr_expect(strstr(log, "failed login user=mallory client=127.0.0.5:"), "%s",
               log);
     cr_expect(strstr(log, "session refused client=127.0.0.5:"), "%s", log);
+    cr_expect(strstr(log, "session refused client=127.0.0.6:"), "%s", log);
+    cr_expect(strstr(log, "reason=max_sessions_per_ip"), "%s", log);
     cr_expect(strstr(log, "connection error client=127.0.0.1:"), "%s", log);
     cr_expect(strstr(log, "is not a trusted balancer"), "%s", log);
     cr_expect(!strstr(log, "client=127.0.0.2"), "the balancer's address was "
