@@ -121,17 +121,30 @@ static void handshake_follows_header(const ss_server_class *base)
     char hdr[128];
     int hl = snprintf(hdr, sizeof hdr, "PROXY TCP4 203.0.113.77 127.0.0.1 "
                       "41000 %d\r\n", port);
-    for (int version = 1; version <= 2; version++) {
+    /* 1: v1 and 2: v2, each in the ClientHello's segment; 3: v1 a byte at
+     * a time first, so the header is parked on the loop and the handshake
+     * then starts from the loop callback. */
+    for (int version = 1; version <= 3; version++) {
         unsigned char v2h[28] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A,
                                  0x51, 0x55, 0x49, 0x54, 0x0A, 0x21, 0x11, 0,
                                  12,   203,  0,    113,  77,   127,  0,
                                  0,    1,    0xA0, 0x28, 0,    0};
         v2h[26] = (unsigned char)(port >> 8);
         v2h[27] = (unsigned char)port;
-        int fd = version == 1 ? corked_from_balancer(&t.srv.server_address,
-                                                     hdr, (size_t)hl)
-                              : corked_from_balancer(&t.srv.server_address,
-                                                     v2h, sizeof v2h);
+        int fd;
+        if (version == 1)
+            fd = corked_from_balancer(&t.srv.server_address, hdr, (size_t)hl);
+        else if (version == 2)
+            fd = corked_from_balancer(&t.srv.server_address, v2h, sizeof v2h);
+        else
+            fd = corked_from_balancer(&t.srv.server_address, hdr, 0);
+        if (version == 3) {
+            int zero = 0, one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            for (int i = 0; i < hl; i++)
+                cr_assert_eq(ts_write_full(fd, hdr + i, 1), 0);
+        }
         ss_tls_conn conn;
         ss_error err;
         ss_error_clear(&err);
