@@ -22,7 +22,7 @@ static void need(const char *tool)
                  tool);
 }
 
-Test(proxy, through_haproxy_the_client_address_is_the_headers, .timeout = 180)
+static void through_haproxy(const char *concurrency)
 {
     need(TS_HAPROXY);
     need("/usr/bin/python3");
@@ -37,7 +37,7 @@ Test(proxy, through_haproxy_the_client_address_is_the_headers, .timeout = 180)
                            "--set", "proxy_timeout=3",
                            "--set", "ban_after_failures=2",
                            "--set", "max_sessions_per_ip=2",
-                           "--set", xferset, NULL};
+                           "--set", xferset, concurrency, NULL};
     ftx_start(&srv, extra);
 
     ts_haproxy h;
@@ -90,6 +90,18 @@ Test(proxy, through_haproxy_the_client_address_is_the_headers, .timeout = 180)
     cr_expect(!strstr(x, "127.0.0.2"), "xferlog:\n%s", x);
     free(x);
     ts_rmtree(srv.dir);
+}
+
+Test(proxy, through_haproxy_the_client_address_is_the_headers, .timeout = 180)
+{
+    through_haproxy("--threading");
+}
+
+/* Sessions in child processes: the header is read by the parent's loop,
+ * the bans and limits live in shared memory. */
+Test(proxy, through_haproxy_forking, .timeout = 180)
+{
+    through_haproxy("--forking");
 }
 
 /* The settings are checked before anything listens: on without trusted
