@@ -59,9 +59,10 @@ static void pt_handle_error(ss_server *s, ss_request *req, const ss_addr *client
 static int info_line(char *out, size_t cap, const ss_addr *client,
                      const ss_proxy_info *pi, const char *line)
 {
-    return snprintf(out, cap, "client=%s balancer=%s cmd=%d line=%s\n",
+    return snprintf(out, cap, "client=%s balancer=%s cmd=%d%s line=%s\n",
                     ct_fmt(client), pi ? ct_fmt(&pi->balancer) : "-",
-                    pi ? pi->header.command : -1, line);
+                    pi ? pi->header.command : -1,
+                    pi && pi->header.crc32c ? "+crc" : "", line);
 }
 
 static int reply_handle(ss_handler *h, ss_error *err)
@@ -510,7 +511,8 @@ static void start_haproxy(ts_haproxy *h, const pt_server *t, const char *opts)
                  h->proc.err);
 }
 
-static void through_haproxy(const ss_server_class *cls, const char *opts)
+static void through_haproxy_says(const ss_server_class *cls, const char *opts,
+                                 const char *cmd)
 {
     pt_server t;
     pt_start(&t, cls, BALANCER "/32", 0);
@@ -526,16 +528,30 @@ static void through_haproxy(const ss_server_class *cls, const char *opts)
                      want);
         const char *bal = out + strlen(want);
         if (ss_addr_family(&t.addr) == AF_UNIX)
-            cr_assert_eq(strncmp(bal, "unix: cmd=1", 11), 0, "%s", out);
+            cr_assert_eq(strncmp(bal, "unix: ", 6), 0, "%s", out);
         else
             cr_assert_eq(strncmp(bal, BALANCER ":", strlen(BALANCER) + 1), 0,
                          "%s", out);
-        cr_assert(strstr(out, " cmd=1 line=via haproxy\n"), "%s", out);
+        char tail[64];
+        snprintf(tail, sizeof tail, " %s line=via haproxy\n", cmd);
+        cr_assert(strstr(out, tail), "%s\nwant ...%s", out, tail);
         ct_close(fd);
     }
     cr_assert_eq(atomic_load(&t.errors), 0, "%s", t.last_error);
     ts_haproxy_stop(&h);
     pt_stop(&t);
+}
+
+static void through_haproxy(const ss_server_class *cls, const char *opts)
+{
+    through_haproxy_says(cls, opts, "cmd=1");
+}
+
+/* HAProxy's own CRC32C over the header, checked by ours. */
+Test(haproxy, send_proxy_v2_with_crc32c)
+{
+    through_haproxy_says(&ss_threading_tcp_server_class,
+                         "send-proxy-v2 proxy-v2-options crc32c", "cmd=1+crc");
 }
 
 Test(haproxy, send_proxy_v1_threading)
