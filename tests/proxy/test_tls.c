@@ -3,7 +3,7 @@
  * bug of several servers that parsed it after TLS, or ate part of the
  * ClientHello).  The header and the ClientHello arrive in one segment here
  * (TCP_CORK), so a reader that takes more than the header would break the
- * handshake. */
+ * handshake.  Last, the same behind the real HAProxy. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -16,6 +16,7 @@
 
 #include <criterion/criterion.h>
 
+#include "haproxy.h"
 #include "support.h"
 #include "tlstest.h"
 
@@ -89,19 +90,26 @@ static void px_stop(px_server *t)
     ss_server_close(&t->srv);
 }
 
-/* A connection from 127.0.0.2 with the header queued but held back
- * (TCP_CORK) so that it leaves together with the ClientHello. */
-static int corked_from_balancer(const ss_addr *to, const void *hdr, size_t n)
+/* A TCP connection from source address src. */
+static int connect_from(const char *src, const ss_addr *to)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     cr_assert_geq(fd, 0);
     struct sockaddr_in sin = {.sin_family = AF_INET};
-    inet_pton(AF_INET, "127.0.0.2", &sin.sin_addr);
+    inet_pton(AF_INET, src, &sin.sin_addr);
     cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
     cr_assert_eq(connect(fd, (const struct sockaddr *)&to->sa, to->len), 0);
     struct timeval tv = {.tv_sec = 10};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+/* A connection from 127.0.0.2 with the header queued but held back
+ * (TCP_CORK) so that it leaves together with the ClientHello. */
+static int corked_from_balancer(const ss_addr *to, const void *hdr, size_t n)
+{
+    int fd = connect_from("127.0.0.2", to);
     int one = 1;
     cr_assert_eq(setsockopt(fd, IPPROTO_TCP, TCP_CORK, &one, sizeof one), 0);
     cr_assert_eq(ts_write_full(fd, hdr, n), 0);
@@ -193,4 +201,46 @@ Test(implicit_tls, handshake_follows_the_header_threading)
 Test(implicit_tls, handshake_follows_the_header_forking)
 {
     handshake_follows_header(&ss_forking_tcp_server_class);
+}
+
+/* Implicit TLS through the real HAProxy in TCP mode: it sends its v2
+ * header, then relays the client's ClientHello untouched. */
+Test(implicit_tls, through_haproxy_send_proxy_v2)
+{
+    ss_tls_context sctx, cctx;
+    tt_server_ctx(&sctx, NULL);
+    tt_client_ctx(&cctx, NULL);
+    px_server t;
+    px_start(&t, &ss_threading_tcp_server_class, &sctx);
+    char line[128];
+    snprintf(line, sizeof line, "127.0.0.1:%d send-proxy-v2 source 127.0.0.2",
+             ss_addr_port(&t.srv.server_address));
+    ts_haproxy h;
+    int rc = ts_haproxy_start(&h, line);
+    cr_assert_eq(rc, 0, "haproxy: %d\n%s%s", rc, h.proc.out, h.proc.err);
+
+    int fd = connect_from("127.0.0.3", &h.front);
+    ss_tls_conn conn;
+    ss_error err;
+    ss_error_clear(&err);
+    cr_assert_eq(ss_tls_connect(&conn, &cctx, fd, "localhost", NULL, &err), 0,
+                 "%s", err.msg);
+    cr_assert_eq(tt_write(&conn.base, "hi\n"), 0);
+    char out[256], want[256];
+    cr_assert_gt(tt_readline(&conn.base, out, sizeof out), 0);
+    struct sockaddr_in me;
+    socklen_t ml = sizeof me;
+    getsockname(fd, (struct sockaddr *)&me, &ml);
+    snprintf(want, sizeof want, "client=127.0.0.3:%u balancer=127.0.0.2:",
+             ntohs(me.sin_port));
+    cr_assert_eq(strncmp(out, want, strlen(want)), 0, "%s\nwant %s", out, want);
+    cr_assert(strstr(out, " tls=1 hi\n"), "%s", out);
+    ss_tls_conn_shutdown(&conn);
+    ss_tls_conn_close(&conn);
+    close(fd);
+    ts_haproxy_stop(&h);
+    cr_assert_eq(atomic_load(&t.errors), 0);
+    px_stop(&t);
+    ss_tls_context_close(&cctx);
+    ss_tls_context_close(&sctx);
 }
