@@ -51,9 +51,12 @@ static const lib_sample lib_samples[] = {
      "Connections the listener accepted.", NULL, F(accepted)},
     {"sockserv_connections_refused_total", "counter",
      "Connections turned away before a session: verify (bans, session "
-     "limits) or limit (a full pool).", "reason=\"verify\"", F(refused_verify)},
+     "limits), limit (a full pool) or proxy (no valid PROXY header from a "
+     "trusted balancer).", "reason=\"verify\"", F(refused_verify)},
     {"sockserv_connections_refused_total", NULL, NULL, "reason=\"limit\"",
      F(refused_limit)},
+    {"sockserv_connections_refused_total", NULL, NULL, "reason=\"proxy\"",
+     F(refused_proxy)},
     {"sockserv_connections_active", "gauge",
      "Connections being served now (sessions and TLS handshakes).", NULL,
      F(active)},

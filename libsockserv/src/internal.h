@@ -75,6 +75,7 @@ enum ss__stat {
     SS__ACCEPTED,
     SS__REFUSED_VERIFY,
     SS__REFUSED_LIMIT,
+    SS__REFUSED_PROXY,
     SS__FINISHED,
     SS__HANDLER_ERRORS,
     SS__BYTES_IN,

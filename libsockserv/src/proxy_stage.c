@@ -204,11 +204,13 @@ static bool trusted(const struct ss_proxy_server *ps, ss_server *s,
     return false;
 }
 
+/* Never a request: reported, closed and counted as refused_proxy. */
 static void fail(ss_server *s, ss_request *req, const ss_addr *peer,
                  const ss_error *err)
 {
     s->vt.handle_error(s, req, peer, err);
     s->vt.shutdown_request(s, req);
+    ss__count(s, SS__REFUSED_PROXY, 1);
 }
 
 /* The header is complete: the request carries what it said, and its
@@ -233,6 +235,7 @@ static int attach_info(ss_request *req, const ss_addr *peer,
 static void dropped(ss_server *s, ss_request *req)
 {
     s->vt.shutdown_request(s, req);
+    ss__count(s, SS__REFUSED_PROXY, 1);
 }
 
 static void complete(struct pending *p, int rc, ss_error *err)
@@ -290,7 +293,7 @@ static void loop_ending(ss_server *s, void *uv_loop)
         ps->prev_loop_ending(s, uv_loop);
     while (ps->pending) {
         ss_request req = ss__unpark(ps->pending);
-        s->vt.shutdown_request(s, &req);
+        dropped(s, &req);
     }
 }
 

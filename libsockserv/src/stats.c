@@ -48,6 +48,7 @@ int ss_server_stats(const ss_server *s, ss_stats *out)
     out->accepted = get(b, SS__ACCEPTED);
     out->refused_verify = get(b, SS__REFUSED_VERIFY);
     out->refused_limit = get(b, SS__REFUSED_LIMIT);
+    out->refused_proxy = get(b, SS__REFUSED_PROXY);
     out->finished = get(b, SS__FINISHED);
     out->handler_errors = get(b, SS__HANDLER_ERRORS);
     out->bytes_in = get(b, SS__BYTES_IN);

@@ -12,10 +12,11 @@
  *
  * Each request taken by get_request (a connection accepted, a datagram
  * received) is counted once in `accepted` and then, at any moment, in
- * exactly one of `refused_verify`, `refused_limit`, `active` or
- * `finished`:
+ * exactly one of `refused_verify`, `refused_limit`, `refused_proxy`,
+ * `active` or `finished`:
  *
- *     accepted == refused_verify + refused_limit + active + finished
+ *     accepted == refused_verify + refused_limit + refused_proxy + active
+ *                 + finished
  *
  * holds whenever no request is between two of those steps (a reader on
  * another thread may see one request in flight between them).
@@ -42,6 +43,9 @@ typedef struct ss_stats {
     /* Turned away by a limit of the library: ThreadPoolMixIn with
      * SS_POOL_REFUSE and a full pool (handle_busy was called). */
     uint64_t refused_limit;
+    /* Turned away by the PROXY stage (proxy.h) before verify_request: an
+     * untrusted peer, a missing, malformed or late header. */
+    uint64_t refused_proxy;
     /* Requests that ended, whatever way: their handler returned, failed,
      * the TLS handshake failed, process_request failed, an event
      * connection closed.  ForkingMixIn: when the parent reaps the child
