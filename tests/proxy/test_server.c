@@ -173,17 +173,8 @@ static int connect_from(const char *src, const ss_addr *to)
 {
     if (ss_addr_family(to) == AF_UNIX)
         return ct_connect(to, SOCK_STREAM);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(fd, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    inet_pton(AF_INET, src, &sin.sin_addr);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0, "bind %s",
-                 src);
-    cr_assert_eq(connect(fd, (const struct sockaddr *)&to->sa, to->len), 0,
-                 "connect: %s", strerror(errno));
-    struct timeval tv = {.tv_sec = (long)CT_DEADLINE};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int fd = ts_connect_from(src, to, CT_DEADLINE);
+    cr_assert_geq(fd, 0, "connect from %s: %s", src, strerror(-fd));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;

@@ -93,15 +93,8 @@ static void px_stop(px_server *t)
 /* A TCP connection from source address src. */
 static int connect_from(const char *src, const ss_addr *to)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(fd, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    inet_pton(AF_INET, src, &sin.sin_addr);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-    cr_assert_eq(connect(fd, (const struct sockaddr *)&to->sa, to->len), 0);
-    struct timeval tv = {.tv_sec = 10};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int fd = ts_connect_from(src, to, 10.0);
+    cr_assert_geq(fd, 0, "connect from %s: %s", src, strerror(-fd));
     return fd;
 }
 

@@ -1,10 +1,12 @@
 /* tests/support/support.c - see support.h. */
 #include "support.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -247,6 +249,24 @@ int ts_connect(const ss_addr *addr, int type, double timeout_s)
     }
     set_timeouts(fd, timeout_s);
     if (connect(fd, (const struct sockaddr *)&addr->sa, addr->len) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
+int ts_connect_from(const char *src_ip, const ss_addr *addr, double timeout_s)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    if (inet_pton(AF_INET, src_ip, &sin.sin_addr) != 1)
+        return -EINVAL;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    set_timeouts(fd, timeout_s);
+    if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0 ||
+        connect(fd, (const struct sockaddr *)&addr->sa, addr->len) < 0) {
         int e = -errno;
         close(fd);
         return e;

@@ -62,6 +62,12 @@ void ts_drain(ts_proc *p);
  * to timeout_s.  Returns the fd or -errno. */
 int ts_connect(const ss_addr *addr, int type, double timeout_s);
 
+/* A TCP connection to addr from the local IPv4 address src_ip (port 0):
+ * loopback tests use 127.0.0.x to tell peers apart (a balancer and the
+ * client behind it).  Socket timeouts as ts_connect.  Returns the fd or
+ * -errno. */
+int ts_connect_from(const char *src_ip, const ss_addr *addr, double timeout_s);
+
 /* Reads until n bytes or EOF (timeouts from the socket options apply).
  * Returns the count or -errno. */
 ssize_t ts_read_full(int fd, void *buf, size_t n);
