@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""The man pages against the programs and the code they describe.
+
+  check_docs.py render BUILD_MAN_DIR
+      every page renders with MANWIDTH=80 man --warnings -l, no warning
+  check_docs.py flags SRC BUILD
+      every flag in each program's --help output appears in its page
+  check_docs.py keys SRC BUILD
+      every key ftpd_config_set() accepts (ftp/server/config.c) is in
+      sockserv-ftpd.conf(5) and in the packaged config with the same
+      default, and the page names no key the code lacks
+  check_docs.py example SRC
+      libsockserv(3)'s example is tests/install/user_program.c, which the
+      install tests build and run
+"""
+import os
+import re
+import subprocess
+import sys
+
+PROGRAMS = {  # program (build path) -> its page
+    "ftp/server/sockserv-ftpd": "sockserv-ftpd.8.scd",
+    "ftp/client/sockserv-ftp": "sockserv-ftp.1.scd",
+    "examples/echo/echo-server": "echo-server.1.scd",
+    "examples/echo/echo-client": "echo-client.1.scd",
+    "examples/ssh/ssh-demo": "ssh-demo.1.scd",
+    "examples/ssh/ssh-demo-server": "ssh-demo-server.1.scd",
+}
+failures = []
+
+
+def fail(msg):
+    failures.append(msg)
+    print("FAIL: " + msg)
+
+
+def unescape(scd):
+    return scd.replace("\\_", "_").replace("\\*", "*").replace("\\\\", "\\")
+
+
+def render(mandir):
+    pages = sorted(f for f in os.listdir(mandir) if re.search(r"\.\d$", f))
+    if not pages:
+        fail("no pages in " + mandir)
+    for page in pages:
+        env = dict(os.environ, MANWIDTH="80", LC_ALL="C.UTF-8")
+        r = subprocess.run(["man", "--warnings", "-l", os.path.join(mandir, page)],
+                           env=env, capture_output=True, text=True)
+        if r.returncode != 0 or r.stderr.strip():
+            fail("%s: man says: %s" % (page, r.stderr.strip() or r.returncode))
+        elif len(r.stdout) < 200:
+            fail("%s: rendered to almost nothing" % page)
+    print("%d pages render without warnings" % len(pages))
+
+
+def flags(src, build):
+    for prog, page in PROGRAMS.items():
+        exe = os.path.join(build, prog)
+        if not os.path.exists(exe):
+            continue  # a part not built here
+        r = subprocess.run([exe, "--help"], capture_output=True, text=True,
+                           timeout=30)
+        text = r.stdout + r.stderr
+        found = sorted(set(re.findall(r"(?<![\w/-])(--?[A-Za-z][\w-]*)", text)))
+        if not found:
+            fail("%s --help lists no flags" % prog)
+        doc = unescape(open(os.path.join(src, "man", page)).read())
+        missing = [f for f in found
+                   if not re.search(r"\*%s\*" % re.escape(f), doc)]
+        for f in missing:
+            fail("%s --help names %s but %s does not document it (as *%s*)"
+                 % (os.path.basename(prog), f, page, f))
+        if not missing:
+            print("%s: %d flags, all in %s" % (os.path.basename(prog), len(found), page))
+
+
+def page_keys(src):
+    """key -> default text, from sockserv-ftpd.conf(5)."""
+    lines = open(os.path.join(src, "man", "sockserv-ftpd.conf.5.scd")).read().split("\n")
+    keys = {}
+    for i, line in enumerate(lines):
+        m = re.match(r"^\*([a-z\\_]+)\*$", line)
+        if not m:
+            continue
+        key = unescape(m.group(1))
+        for nxt in lines[i + 1:i + 12]:
+            d = re.match(r"^Default: (.*)\.$", nxt)
+            if d:
+                keys[key] = unescape(d.group(1))
+                break
+        else:
+            fail("sockserv-ftpd.conf(5): %s has no 'Default: ...' line" % key)
+    return keys
+
+
+def keys(src, build):
+    code = open(os.path.join(src, "ftp", "server", "config.c")).read()
+    body = code[code.index("int ftpd_config_set("):]
+    body = body[:body.index("\n}\n")]
+    code_keys = set(re.findall(r'strcmp\(key, "([a-z_]+)"\)', body))
+    if len(code_keys) < 10:
+        fail("found only %d keys in ftpd_config_set()" % len(code_keys))
+    doc = page_keys(src)
+    for k in sorted(code_keys - set(doc)):
+        fail("config key %s (ftp/server/config.c) is not in sockserv-ftpd.conf(5)" % k)
+    for k in sorted(set(doc) - code_keys):
+        fail("sockserv-ftpd.conf(5) documents %s, which config.c does not accept" % k)
+    conf = open(os.path.join(build, "ftp", "server", "sockserv-ftpd.conf")).read()
+    for k, d in sorted(doc.items()):
+        m = re.search(r"^#?%s =(.*)$" % k, conf, re.M)
+        if not m:
+            fail("packaged sockserv-ftpd.conf lacks %s" % k)
+            continue
+        val = m.group(1).strip()
+        literal = re.fullmatch(r"\*(.*)\*", d)
+        if m.group(0).startswith("#") and literal and val != literal.group(1):
+            fail("packaged sockserv-ftpd.conf: #%s = %s, the page says %s"
+                 % (k, val, literal.group(1)))
+        if d == "none" and m.group(0).startswith("#") and val:
+            fail("packaged sockserv-ftpd.conf: #%s = %s, the page says none" % (k, val))
+    print("%d config keys: code, page and packaged config agree" % len(code_keys))
+
+
+def example(src):
+    page = unescape(open(os.path.join(src, "man", "libsockserv.3.scd")).read())
+    m = re.search(r"# EXAMPLE\n.*?```\n(.*?)```", page, re.S)
+    prog = open(os.path.join(src, "tests", "install", "user_program.c")).read()
+    if not m or m.group(1) not in prog:
+        fail("libsockserv(3)'s example differs from tests/install/user_program.c")
+    else:
+        print("libsockserv(3)'s example is the tested program")
+
+
+cmd = sys.argv[1]
+{"render": lambda: render(sys.argv[2]),
+ "flags": lambda: flags(sys.argv[2], sys.argv[3]),
+ "keys": lambda: keys(sys.argv[2], sys.argv[3]),
+ "example": lambda: example(sys.argv[2])}[cmd]()
+sys.exit(1 if failures else 0)
