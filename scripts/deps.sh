@@ -7,7 +7,7 @@ SOCKSERV_BUILD_PACKAGES=(gcc meson ninja-build pkg-config libuv1-dev libssl-dev)
 SOCKSERV_TEST_PACKAGES=(libcriterion-dev libedit-dev openssl python3
     python3-pyftpdlib python3-openssl curl lftp netcat-openbsd procps tmux
     haproxy
-    scdoc man-db systemd debhelper dpkg-dev fakeroot lintian git)
+    scdoc man-db systemd debhelper dpkg-dev fakeroot lintian git logrotate)
 
 sockserv_install() {
     local missing=()
