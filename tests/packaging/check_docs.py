@@ -101,6 +101,7 @@ def keys(src, build):
     if len(code_keys) < 10:
         fail("found only %d keys in ftpd_config_set()" % len(code_keys))
     doc = page_keys(src)
+    bad = len(failures)
     for k in sorted(code_keys - set(doc)):
         fail("config key %s (ftp/server/config.c) is not in sockserv-ftpd.conf(5)" % k)
     for k in sorted(set(doc) - code_keys):
@@ -118,7 +119,8 @@ def keys(src, build):
                  % (k, val, literal.group(1)))
         if d == "none" and m.group(0).startswith("#") and val:
             fail("packaged sockserv-ftpd.conf: #%s = %s, the page says none" % (k, val))
-    print("%d config keys: code, page and packaged config agree" % len(code_keys))
+    if len(failures) == bad:
+        print("%d config keys: code, page and packaged config agree" % len(code_keys))
 
 
 def example(src):
