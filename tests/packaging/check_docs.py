@@ -9,6 +9,9 @@
       every key ftpd_config_set() accepts (ftp/server/config.c) is in
       sockserv-ftpd.conf(5) and in the packaged config with the same
       default, and the page names no key the code lacks
+  check_docs.py headers SRC
+      every function, macro, class object and typedef name of each public
+      header (libsockserv/include/sockserv/) appears in its page
   check_docs.py example SRC
       libsockserv(3)'s example is tests/install/user_program.c, which the
       install tests build and run
@@ -133,9 +136,43 @@ def example(src):
         print("libsockserv(3)'s example is the tested program")
 
 
+def headers(src):
+    incdir = os.path.join(src, "libsockserv", "include", "sockserv")
+    for h in sorted(os.listdir(incdir)):
+        name = h[:-2]
+        page = "sockserv.3.scd" if name == "sockserv" else "sockserv-%s.3.scd" % name
+        try:
+            doc = unescape(open(os.path.join(src, "man", page)).read())
+        except OSError:
+            fail("%s has no page man/%s" % (h, page))
+            continue
+        code = re.sub(r"/\*.*?\*/", "", open(os.path.join(incdir, h)).read(), flags=re.S)
+        ids, lines, in_macro = set(), [], False
+        for line in code.split("\n"):
+            m = re.match(r"\s*#\s*define\s+(\w+)", line)
+            if m:
+                ids.add(m.group(1))
+            if not (m or in_macro):
+                lines.append(line)  # macro bodies only use names
+            in_macro = line.rstrip().endswith("\\")
+        body = "\n".join(lines)
+        ids |= set(re.findall(r"\b(ss_\w+)\s*\(", body))
+        ids |= set(re.findall(r"\bextern\s+const\s+\w+\s+(ss_\w+)\s*;", body))
+        ids |= set(re.findall(r"}\s*(ss_\w+)\s*;", body))
+        ids |= set(re.findall(r"typedef\s+[^;{}]*?\b(ss_\w+)\s*;", body))
+        ids = {i for i in ids if i.lower().startswith("ss_") and not i.endswith("_H")
+               and not i.startswith("SS__")}
+        missing = sorted(i for i in ids if not re.search(r"\b%s\b" % re.escape(i), doc))
+        for i in missing:
+            fail("%s declares %s but man/%s does not mention it" % (h, i, page))
+        if not missing:
+            print("%s: %d names, all in %s" % (h, len(ids), page))
+
+
 cmd = sys.argv[1]
 {"render": lambda: render(sys.argv[2]),
  "flags": lambda: flags(sys.argv[2], sys.argv[3]),
  "keys": lambda: keys(sys.argv[2], sys.argv[3]),
+ "headers": lambda: headers(sys.argv[2]),
  "example": lambda: example(sys.argv[2])}[cmd]()
 sys.exit(1 if failures else 0)
