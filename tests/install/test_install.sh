@@ -28,20 +28,7 @@ cc -std=gnu17 -Wall -Wextra -Werror -o "$tmp/upper-static" "$src/tests/install/u
     $(pkg-config --libs-only-l --static libsockserv | sed 's/-lsockserv//')
 for prog in upper upper-static; do
     "$tmp/$prog" & pid=$!
-    reply=$(/usr/bin/python3 - <<'PY'
-import socket, time
-deadline = time.monotonic() + 10
-while True:
-    try:
-        s = socket.create_connection(("127.0.0.1", 9999), timeout=5)
-        break
-    except OSError:
-        if time.monotonic() > deadline: raise
-        time.sleep(0.05)
-s.sendall(b"hello libsockserv\n")
-print(s.makefile("rb").readline().decode().strip())
-PY
-)
+    reply=$(/usr/bin/python3 "$src/tests/install/ask_upper.py" "hello libsockserv")
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
     [ "$reply" = "HELLO LIBSOCKSERV" ] || { echo "$prog replied '$reply'"; exit 1; }
 done

@@ -74,20 +74,7 @@ cc -std=gnu17 -Wall -Wextra -Werror -o "$tmp/upper" \
     "$src/tests/install/user_program.c" $(pkg-config --cflags --libs libsockserv)
 ldd "$tmp/upper" | grep 'libsockserv\.so\.0 => /' >/dev/null
 "$tmp/upper" & pid=$!
-reply=$(/usr/bin/python3 - <<'PY'
-import socket, time
-deadline = time.monotonic() + 20
-while True:
-    try:
-        s = socket.create_connection(("127.0.0.1", 9999), timeout=5)
-        break
-    except OSError:
-        if time.monotonic() > deadline: raise
-        time.sleep(0.05)
-s.sendall(b"packaged\n")
-print(s.makefile("rb").readline().decode().strip())
-PY
-)
+reply=$(/usr/bin/python3 "$src/tests/install/ask_upper.py" packaged 20)
 kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
 [ "$reply" = PACKAGED ] || { say "user program replied '$reply'"; exit 1; }
 say "a pkg-config build against libsockserv-dev runs"
