@@ -90,7 +90,7 @@ static bool ask_password(ftpc_session *s)
     return true;
 }
 
-static void parse_feat(ftpc_session *s)
+void ftpc_session_parse_feat(ftpc_session *s)
 {
     s->feat_size = s->feat_rest = s->feat_epsv = false;
     s->feat_mlsd = s->feat_mdtm = s->feat_mfmt = false;
@@ -277,7 +277,7 @@ int ftpc_session_open(ftpc_session *s)
     if (code < 0)
         return code;
     if (code == 211)
-        parse_feat(s);
+        ftpc_session_parse_feat(s);
     code = ftpc_ctrl_cmd(c, "TYPE I");
     if (code < 0)
         return code;

@@ -51,6 +51,12 @@ void ftpc_session_init(ftpc_session *s, const ftpc_opts *opts);
  * used by one thread only. */
 void ftpc_session_init_like(ftpc_session *s, const ftpc_session *from);
 
+/* Sets the feature flags and hash algorithms from the FEAT reply in
+ * s->ctrl.reply (called by ftpc_session_open; public so the parser can be
+ * fuzzed on its own).  Any reply text is accepted; lines it does not know
+ * are skipped.  Not thread-safe for one session. */
+void ftpc_session_parse_feat(ftpc_session *s);
+
 /* Connects, reads the greeting, logs in (USER/PASS), reads FEAT and sets
  * TYPE I; after a reconnect it also returns to s->cwd.  With opts->tls it
  * first secures the control connection (AUTH TLS, or TLS from the first
