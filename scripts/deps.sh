@@ -8,6 +8,8 @@ SOCKSERV_TEST_PACKAGES=(libcriterion-dev libedit-dev openssl python3
     python3-pyftpdlib python3-openssl curl lftp netcat-openbsd procps tmux
     haproxy
     scdoc man-db systemd debhelper dpkg-dev fakeroot lintian git logrotate)
+# scripts/fuzz: clang with libFuzzer and its sanitizer runtimes.
+SOCKSERV_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 sockserv_install() {
     local missing=()
