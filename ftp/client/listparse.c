@@ -243,9 +243,15 @@ static int parse_dos(const char *line, ftpc_entry *e)
         if (dl == 0 || dl > 26)
             return -1;
         int64_t v = 0;
-        for (size_t i = 0; i < dl; i++)
-            if (p[i] != ',')
-                v = v * 10 + (p[i] - '0');
+        for (size_t i = 0; i < dl; i++) {
+            if (p[i] == ',')
+                continue;
+            /* 26 digits with commas do not fit: a size past int64 is a
+             * broken line, not a wrapped (negative) size. */
+            if (v > (INT64_MAX - (p[i] - '0')) / 10)
+                return -1;
+            v = v * 10 + (p[i] - '0');
+        }
         e->type = FTPC_ENT_FILE;
         e->size = v;
         p += dl;
