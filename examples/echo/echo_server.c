@@ -199,8 +199,6 @@ static int parse_options(int argc, char **argv, options *o)
         return cli_usage_error(argv[0], "--tls-cert and --tls-key go together");
     if (o->tls_cert && o->proto != PROTO_TCP)
         return cli_usage_error(argv[0], "--tls-cert: TLS needs --proto tcp");
-    if (o->tls_cert && o->mode == MODE_UV)
-        return cli_usage_error(argv[0], "--tls-cert: not with --mode uv");
     if ((o->workers >= 0 || o->queue >= 0) && o->mode != MODE_POOL)
         return cli_usage_error(argv[0], "--workers/--queue: only with --mode pool");
     return -1;

@@ -13,7 +13,6 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -162,24 +161,6 @@ static int fingerprint(const char *path, char *fp, size_t cap)
     return rc;
 }
 
-/* The data connection this thread is accepting now, if any. */
-static __thread const ss_tls_conn *accepting_data;
-
-/* No TLS 1.3 session tickets on data connections.  A client that only
- * uploads never reads them; closing a socket with unread bytes makes the
- * kernel send RST instead of FIN, and the RST throws away upload bytes the
- * server has not read yet (curl lost a third of its uploads so; curl
- * issue 6149).  Clients get their next ticket on the control connection
- * instead (ftpd_ftps_data_end), which they always read. */
-static int client_hello(SSL *ssl, int *alert, void *arg)
-{
-    (void)alert;
-    (void)arg;
-    if (accepting_data && SSL_get_app_data(ssl) == accepting_data)
-        SSL_set_num_tickets(ssl, 0);
-    return SSL_CLIENT_HELLO_SUCCESS;
-}
-
 int ftpd_ftps_init(ss_tls_context *ctx, const ftpd_config *cfg,
                    bool *generated, char *fp, size_t fpcap, char *cert_path,
                    size_t cert_cap, char *err, size_t cap)
@@ -218,7 +199,6 @@ int ftpd_ftps_init(ss_tls_context *ctx, const ftpd_config *cfg,
         snprintf(err, cap, "%s", e.msg);
         return -1;
     }
-    SSL_CTX_set_client_hello_cb(ctx->ssl_ctx, client_hello, NULL);
     if (fingerprint(cert, fp, fpcap) < 0)
         snprintf(fp, fpcap, "?");
     snprintf(cert_path, cert_cap, "%s", cert);
@@ -337,9 +317,14 @@ int ftpd_ftps_data_start(ftpd_session *s)
     ss_error_clear(&err);
     const ss_tls_conn *control =
         s->ctx->cfg.require_tls_reuse ? s->base.tls : NULL;
-    accepting_data = &s->dc.tls;
-    int rc = ss_tls_accept(&s->dc.tls, &s->ctx->tls, s->dc.fd, control, &err);
-    accepting_data = NULL;
+    /* No TLS 1.3 session tickets on data connections.  A client that only
+     * uploads never reads them; closing a socket with unread bytes makes
+     * the kernel send RST instead of FIN, and the RST throws away upload
+     * bytes the server has not read yet (curl lost a third of its uploads
+     * so; curl issue 6149).  Clients get their next ticket on the control
+     * connection instead (ftpd_ftps_data_end), which they always read. */
+    int rc = ss_tls_accept_ex(&s->dc.tls, &s->ctx->tls, s->dc.fd, control,
+                              SS_TLS_ACCEPT_NO_TICKETS, &err);
     if (rc < 0) {
         bool reuse = !strncmp(err.msg, "session reuse required", 22);
         ftpd_log(&s->ctx->log, "tls data connection refused client=%s "

@@ -16,13 +16,19 @@
 
 #include <sockserv/event.h>
 #include <sockserv/proxy.h>
+#include <sockserv/tls.h>
 
 #include "internal.h"
 
 const ss_mixin ss_event_mixin = {.name = "EventMixIn"};
 
-/* The one read buffer a server lends to whichever connection has data. */
+/* The one read buffer a server lends to whichever connection has data.
+ * A TLS connection decrypts into it too, once the ciphertext has been
+ * copied into OpenSSL's read BIO. */
 #define READ_BUFFER_SIZE 65536
+/* A TLS write is encrypted and handed to the socket this much at a time,
+ * so the ciphertext waiting in OpenSSL's write BIO stays small. */
+#define TLS_WRITE_CHUNK 65536
 
 struct conn {
     struct ss_event *ev;
@@ -34,12 +40,15 @@ struct conn {
         uv_pipe_t pipe;
     } io;
     uv_timer_t *timer;  /* NULL until the first ss_event_timer_start */
+    struct ss_evtls *tls; /* NULL: plaintext (tls_event.c) */
+    uv_timer_t *tls_timer; /* bounds the TLS handshake while it runs */
     size_t queued;      /* bytes in uv_write requests not yet done */
     int fd;             /* for handle_error's request */
     unsigned char open_handles;
     bool read_paused;   /* by backpressure */
     bool eof;           /* the peer finished sending */
-    bool connected;     /* on_connect ran: on_close is owed */
+    bool connected;     /* on_connect ran: on_close is owed (implicit TLS:
+                           only once the handshake is done) */
     bool closing;       /* ss_event_close or abort was called */
     bool aborted;       /* uv_close was called on io */
     struct ss_proxy_info *proxy; /* the request's, owned from accept on */
@@ -194,6 +203,7 @@ static void conn_free(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     free(c->proxy);
+    ss__evtls_free(c->tls);
     free(c);
     if (__atomic_sub_fetch(&ev->nconns, 1, __ATOMIC_ACQ_REL) == 0 && ev->orphaned) {
         free(ev->rbuf);
@@ -216,11 +226,20 @@ static void on_handle_closed(uv_handle_t *hd)
     conn_free(c);
 }
 
+static void close_tls_timer(struct conn *c)
+{
+    if (c->tls_timer) {
+        uv_close((uv_handle_t *)c->tls_timer, on_handle_closed);
+        c->tls_timer = NULL;
+    }
+}
+
 static void conn_abort(struct conn *c)
 {
     c->closing = true;
     if (c->timer && !uv_is_closing((uv_handle_t *)c->timer))
         uv_close((uv_handle_t *)c->timer, on_handle_closed);
+    close_tls_timer(c);
     if (!c->aborted) {
         c->aborted = true;
         uv_close(&c->io.handle, on_handle_closed);
@@ -271,6 +290,136 @@ static void give_back(struct ss_event *ev, const uv_buf_t *buf)
         free(buf->base);
 }
 
+/* --- TLS (tls_event.c does the TLS, this the moving) --------------------- */
+
+static int raw_write(struct conn *c, const void *buf, size_t len);
+
+/* Sends whatever the last TLS call produced: records, alerts, tickets. */
+static int tls_flush(struct conn *c)
+{
+    const unsigned char *p;
+    size_t n = ss__evtls_output(c->tls, &p);
+    int rc = 0;
+    if (n > 0 && !c->aborted)
+        rc = raw_write(c, p, n);
+    ss__evtls_output_sent(c->tls);
+    return rc;
+}
+
+static int tls_write(struct conn *c, const unsigned char *p, size_t len)
+{
+    for (size_t off = 0; off < len;) {
+        size_t n = len - off < TLS_WRITE_CHUNK ? len - off : TLS_WRITE_CHUNK;
+        ss_error err;
+        ss_error_clear(&err);
+        int rc = ss__evtls_write(c->tls, p + off, n, &err);
+        int frc = tls_flush(c);
+        if (rc < 0)
+            return rc;
+        if (frc < 0)
+            return frc;
+        off += n;
+    }
+    return 0;
+}
+
+/* The handshake is done: its timer goes; an implicit-TLS connection now
+ * becomes the handler's (on_connect); STARTTLS writes made meanwhile go. */
+static int tls_established(struct conn *c, ss_error *err, const char **what)
+{
+    close_tls_timer(c);
+    *what = "TLS";
+    int rc = ss__evtls_write_held(c->tls, err);
+    int frc = tls_flush(c);
+    if (rc < 0)
+        return rc;
+    if (frc < 0)
+        return ss_error_set(err, frc, "write: %s", uv_strerror(frc));
+    if (!c->connected) {
+        c->connected = true;
+        *what = "on_connect";
+        return c->ev->vt.on_connect(handler_of(c), err);
+    }
+    return 0;
+}
+
+/* Runs the TLS engine over what has been fed: the handshake, then the
+ * plaintext to on_data (buf: the lent read buffer, whose ciphertext is in
+ * the read BIO by now), until it needs more input. */
+static int tls_pump(struct conn *c, unsigned char *buf, ss_error *err,
+                    const char **what)
+{
+    struct ss_evtls *t = c->tls;
+    ss_event_handler *h = handler_of(c);
+    if (!ss__evtls_established(t)) {
+        *what = "TLS handshake";
+        int rc = ss__evtls_handshake(t, err);
+        int frc = tls_flush(c); /* the flight, or the alert that says why */
+        if (rc == -EAGAIN)
+            return frc < 0 ? ss_error_set(err, frc, "write: %s",
+                                          uv_strerror(frc))
+                           : 0;
+        if (rc < 0)
+            return rc;
+        if ((rc = tls_established(c, err, what)) < 0 || c->closing)
+            return rc;
+    }
+    while (!c->closing) {
+        *what = "TLS";
+        ssize_t n = ss__evtls_read(t, buf, READ_BUFFER_SIZE, err);
+        int frc = tls_flush(c); /* a key update's answer, an alert... */
+        if (n < 0 && n != -EAGAIN)
+            return (int)n;
+        if (frc < 0)
+            return ss_error_set(err, frc, "write: %s", uv_strerror(frc));
+        if (n == -EAGAIN)
+            break; /* wait for the stream */
+        if (n == 0) { /* close_notify: the peer has finished sending */
+            c->eof = true;
+            uv_read_stop(&c->io.stream);
+            *what = "on_eof";
+            return c->ev->vt.on_eof(h, err);
+        }
+        *what = "on_data";
+        int rc = c->ev->vt.on_data(h, buf, (size_t)n, err);
+        if (rc < 0)
+            return rc;
+    }
+    ss__evtls_trim(t);
+    return 0;
+}
+
+static void on_tls_timeout(uv_timer_t *tm)
+{
+    struct conn *c = tm->data;
+    ss_error err;
+    char peer[SS_ADDRSTRLEN];
+    ss_error_set(&err, -ETIMEDOUT, "TLS handshake with %s: not done within "
+                 "%g s", ss_addr_format(&handler_of(c)->client_address, peer,
+                                        sizeof peer),
+                 ss__evtls_conn(c->tls)->ctx->handshake_timeout);
+    conn_fail(c, -ETIMEDOUT, &err, "TLS handshake");
+}
+
+/* Puts TLS under the connection and starts the handshake's clock. */
+static int tls_attach(struct conn *c, ss_tls_context *ctx, ss_error *err)
+{
+    int rc = ss__evtls_new(&c->tls, ctx, c->fd, &handler_of(c)->client_address,
+                           err);
+    if (rc < 0)
+        return rc;
+    uv_timer_t *tm = malloc(sizeof *tm);
+    if (!tm)
+        return ss_error_set(err, -ENOMEM, "TLS: out of memory");
+    uv_timer_init(c->io.handle.loop, tm);
+    tm->data = c;
+    c->open_handles++;
+    c->tls_timer = tm;
+    uint64_t ms = (uint64_t)(ctx->handshake_timeout * 1000.0);
+    uv_timer_start(tm, on_tls_timeout, ms ? ms : 1, 0);
+    return 0;
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = st->data;
@@ -283,12 +432,29 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 
     if (nread > 0)
         ss__count(ev->server, SS__BYTES_IN, (uint64_t)nread);
-    if (nread > 0 && !c->closing) {
+    if (nread > 0 && !c->closing && c->tls) {
+        what = "TLS";
+        rc = ss__evtls_feed(c->tls, buf->base, (size_t)nread);
+        if (rc < 0)
+            ss_error_set(&err, rc, "TLS: out of memory");
+        else
+            rc = tls_pump(c, (unsigned char *)buf->base, &err, &what);
+    } else if (nread > 0 && !c->closing) {
         rc = ev->vt.on_data(h, (const unsigned char *)buf->base, (size_t)nread,
                             &err);
+    } else if (nread == UV_EOF && c->tls && !ss__evtls_established(c->tls)) {
+        c->eof = true;
+        uv_read_stop(st);
+        char peer[SS_ADDRSTRLEN];
+        what = "TLS handshake";
+        rc = ss_error_set(&err, SS_ECLOSED, "TLS handshake with %s: the peer "
+                          "closed the connection",
+                          ss_addr_format(&h->client_address, peer, sizeof peer));
     } else if (nread == UV_EOF) {
         c->eof = true;
         uv_read_stop(st);
+        if (c->tls)
+            ss__evtls_peer_eof(c->tls);
         if (!c->closing) {
             what = "on_eof";
             rc = ev->vt.on_eof(h, &err);
@@ -353,19 +519,11 @@ static int datagram_write(struct conn *c, const void *buf, size_t len)
     }
 }
 
-int ss_event_write(ss_event_handler *h, const void *buf, size_t len)
+/* Bytes onto the stream: what the socket takes now, the rest queued (and
+ * reading paused at high_water). */
+static int raw_write(struct conn *c, const void *buf, size_t len)
 {
-    struct conn *c = conn_of(h);
-    if (h->datagram)
-        return datagram_write(c, buf, len);
-    if (c->closing)
-        return SS_ECLOSED;
-    if (len == 0)
-        return 0;
-    if (len > UINT_MAX) /* a uv_buf_t's length is an unsigned int */
-        return -EINVAL;
-    if (c->queued + len > h->write_limit)
-        return SS_EFULL; /* before sending anything: all or nothing */
+    ss_event_handler *h = handler_of(c);
     size_t done = 0;
     if (c->queued == 0) { /* nothing ahead of us: try the socket at once */
         uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
@@ -400,9 +558,67 @@ int ss_event_write(ss_event_handler *h, const void *buf, size_t len)
     return 0;
 }
 
+int ss_event_write(ss_event_handler *h, const void *buf, size_t len)
+{
+    struct conn *c = conn_of(h);
+    if (h->datagram)
+        return datagram_write(c, buf, len);
+    if (c->closing)
+        return SS_ECLOSED;
+    if (len == 0)
+        return 0;
+    if (len > UINT_MAX) /* a uv_buf_t's length is an unsigned int */
+        return -EINVAL;
+    if (ss_event_buffered(h) + len > h->write_limit)
+        return SS_EFULL; /* before sending anything: all or nothing */
+    if (c->tls)
+        return tls_write(c, buf, len);
+    return raw_write(c, buf, len);
+}
+
 size_t ss_event_buffered(const ss_event_handler *h)
 {
-    return conn_of(h)->queued;
+    const struct conn *c = conn_of(h);
+    return c->queued + (c->tls ? ss__evtls_held(c->tls) : 0);
+}
+
+int ss_event_start_tls(ss_event_handler *h, ss_tls_context *ctx,
+                       const void *ahead, size_t ahead_len, ss_error *err)
+{
+    struct conn *c = conn_of(h);
+    if (h->datagram)
+        return ss_error_set(err, -EINVAL, "STARTTLS: not on a datagram");
+    if (c->closing)
+        return ss_error_set(err, SS_ECLOSED, "STARTTLS: the connection is "
+                                             "closing");
+    if (c->tls)
+        return ss_error_set(err, -EALREADY, "STARTTLS: the connection is "
+                                            "TLS already");
+    if (!ctx || !ctx->server)
+        return ss_error_set(err, -EINVAL, "STARTTLS: needs a server context");
+    int rc = tls_attach(c, ctx, err);
+    if (rc == 0 && ahead_len > 0 && ss__evtls_feed(c->tls, ahead, ahead_len) < 0)
+        rc = ss_error_set(err, -ENOMEM, "STARTTLS: out of memory");
+    if (rc < 0)
+        return rc; /* the handler returns it: the connection fails */
+    if (ahead_len == 0)
+        return 0;
+    /* The ClientHello may have come with the command: answer it now, the
+     * client may send nothing more before it hears from us.  (The
+     * handshake cannot end here: the client's Finished needs our flight.) */
+    rc = ss__evtls_handshake(c->tls, err);
+    int frc = tls_flush(c);
+    if (rc == -EAGAIN || rc == 0)
+        rc = frc < 0 ? ss_error_set(err, frc, "STARTTLS: write: %s",
+                                    uv_strerror(frc))
+                     : 0;
+    return rc;
+}
+
+const ss_tls_conn *ss_event_tls(const ss_event_handler *h)
+{
+    const struct conn *c = conn_of(h);
+    return c->tls ? ss__evtls_conn(c->tls) : NULL;
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -422,6 +638,10 @@ void ss_event_close(ss_event_handler *h)
     if (c->timer)
         uv_timer_stop(c->timer);
     uv_read_stop(&c->io.stream);
+    if (c->tls) { /* close_notify goes out after the queued data, then FIN */
+        ss__evtls_close_notify(c->tls);
+        tls_flush(c);
+    }
     /* uv_shutdown waits for the queued writes, then shuts SHUT_WR. */
     uv_shutdown_t *req = malloc(sizeof *req);
     if (req) {
@@ -587,13 +807,25 @@ int ss_event_mixin_process_request(ss_server *s, ss_request *req,
     req->fd = -1;
     c->proxy = req->proxy;
     req->proxy = NULL;
-    c->connected = true;
 
     ss_event_handler *h = handler_of(c);
     if (h->disable_nagle_algorithm && s->address_family != AF_UNIX)
         uv_tcp_nodelay(&c->io.tcp, 1);
     ss_error cerr;
     ss_error_clear(&cerr);
+    ss_tls_context *tls = ss_server_get_tls(s);
+    if (tls) {
+        /* Implicit TLS: the handler meets the connection once the
+         * handshake is done (tls_established); a failed one is reported
+         * to handle_error and never reaches it. */
+        rc = tls_attach(c, tls, &cerr);
+        if (rc < 0)
+            conn_fail(c, rc, &cerr, "TLS");
+        else
+            start_reading(c);
+        return 0;
+    }
+    c->connected = true;
     rc = ev->vt.on_connect(h, &cerr);
     if (rc < 0) {
         if (!c->aborted)

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <sockserv/address.h>
+#include <sockserv/error.h>
 #include <sockserv/handler.h>
 #include <sockserv/server.h>
 
@@ -191,6 +193,48 @@ void ss__proxy_server_free(ss_server *s);
 bool ss__tls_enabled(ss_server *s);
 int ss__tls_start_request(ss_server *s, ss_request *req, const ss_addr *client);
 void ss__tls_server_free(ss_server *s);
+
+/* tls_event.c: TLS on an EventMixIn connection, OpenSSL over two memory
+ * BIOs.  event.c moves the ciphertext: it feeds what it read, runs the
+ * handshake or the read, and after every call sends ss__evtls_output()
+ * (then ss__evtls_output_sent()).  Loop thread only. */
+struct ss_evtls;
+struct ss_tls_context;
+struct ss_tls_conn;
+/* A server-side connection over fd (the stream's; only named in messages
+ * and OpenSSL's queries).  peer is borrowed for messages.  0, -EINVAL (no
+ * server context), -ENOMEM; err filled. */
+int ss__evtls_new(struct ss_evtls **out, struct ss_tls_context *ctx, int fd,
+                  const ss_addr *peer, ss_error *err);
+void ss__evtls_free(struct ss_evtls *t);
+struct ss_tls_conn *ss__evtls_conn(struct ss_evtls *t);
+bool ss__evtls_established(const struct ss_evtls *t);
+/* Plaintext accepted but not encrypted yet (written during the handshake). */
+size_t ss__evtls_held(const struct ss_evtls *t);
+/* Ciphertext that arrived: copied into the read BIO.  0 or -ENOMEM. */
+int ss__evtls_feed(struct ss_evtls *t, const void *data, size_t len);
+/* One handshake step over what was fed: 0 once done, -EAGAIN for more
+ * input, or an error with err ("TLS handshake with ADDR: reason"). */
+int ss__evtls_handshake(struct ss_evtls *t, ss_error *err);
+/* After the handshake: up to cap bytes of plaintext into buf (> 0), 0 at
+ * close_notify, -EAGAIN for more input, or an error with err. */
+ssize_t ss__evtls_read(struct ss_evtls *t, unsigned char *buf, size_t cap,
+                       ss_error *err);
+/* Encrypts buf (held until the handshake is done).  0 or an error. */
+int ss__evtls_write(struct ss_evtls *t, const void *buf, size_t len,
+                    ss_error *err);
+/* Encrypts what was held, once the handshake is done. */
+int ss__evtls_write_held(struct ss_evtls *t, ss_error *err);
+/* Queues close_notify (once, after a completed handshake, not after a
+ * failure). */
+int ss__evtls_close_notify(struct ss_evtls *t);
+/* The ciphertext waiting to be sent, and "it has been taken". */
+size_t ss__evtls_output(struct ss_evtls *t, const unsigned char **data);
+void ss__evtls_output_sent(struct ss_evtls *t);
+/* The stream reached EOF: without close_notify before it, a truncation. */
+void ss__evtls_peer_eof(struct ss_evtls *t);
+/* Gives back a read buffer grown by a burst, once it is empty. */
+void ss__evtls_trim(struct ss_evtls *t);
 
 /* Reads the shutdown flag (any thread). */
 bool ss__shutdown_requested(ss_server *s);

@@ -206,8 +206,9 @@ static ssize_t tls_send(ss_transport *t, const void *buf, size_t n)
 
 /* --- setup and close ----------------------------------------------------- */
 
-int ss__tls_conn_setup(ss_tls_conn *c, ss_tls_context *ctx, int fd,
-                       ss_error *err)
+/* The part of a connection's setup that does not depend on its BIOs. */
+static int conn_init(ss_tls_conn *c, ss_tls_context *ctx, int fd,
+                     ss_error *err)
 {
     bool heap = c->heap;
     memset(c, 0, sizeof *c);
@@ -220,14 +221,8 @@ int ss__tls_conn_setup(ss_tls_conn *c, ss_tls_context *ctx, int fd,
         return ss_error_set(err, -EINVAL, "tls: no context");
     ERR_clear_error();
     c->ssl = SSL_new(ctx->ssl_ctx);
-    BIO *b = c->ssl ? BIO_new(ctx->bio_method) : NULL;
-    if (!b) {
-        SSL_free(c->ssl);
-        c->ssl = NULL;
+    if (!c->ssl)
         return ss__tls_fail(err, -ENOMEM, "tls: new connection");
-    }
-    BIO_set_data(b, c);
-    SSL_set_bio(c->ssl, b, b); /* one reference, taken by the SSL */
     SSL_set_app_data(c->ssl, c);
     if (ctx->server) {
         SSL_set_accept_state(c->ssl);
@@ -237,6 +232,51 @@ int ss__tls_conn_setup(ss_tls_conn *c, ss_tls_context *ctx, int fd,
     }
     return 0;
 }
+
+static int conn_init_failed(ss_tls_conn *c, ss_error *err)
+{
+    SSL_free(c->ssl);
+    c->ssl = NULL;
+    return ss__tls_fail(err, -ENOMEM, "tls: new connection");
+}
+
+int ss__tls_conn_setup(ss_tls_conn *c, ss_tls_context *ctx, int fd,
+                       ss_error *err)
+{
+    int rc = conn_init(c, ctx, fd, err);
+    if (rc < 0)
+        return rc;
+    BIO *b = BIO_new(ctx->bio_method);
+    if (!b)
+        return conn_init_failed(c, err);
+    BIO_set_data(b, c);
+    SSL_set_bio(c->ssl, b, b); /* one reference, taken by the SSL */
+    return 0;
+}
+
+int ss__tls_conn_setup_memory(ss_tls_conn *c, ss_tls_context *ctx, int fd,
+                              ss_error *err)
+{
+    int rc = conn_init(c, ctx, fd, err);
+    if (rc < 0)
+        return rc;
+    BIO *rbio = BIO_new(BIO_s_mem());
+    BIO *wbio = rbio ? BIO_new(BIO_s_mem()) : NULL;
+    if (!wbio) {
+        BIO_free(rbio);
+        return conn_init_failed(c, err);
+    }
+    /* An empty read BIO means "no more yet", not EOF: the peer's EOF is
+     * the stream's to report. */
+    BIO_set_mem_eof_return(rbio, -1);
+    SSL_set_bio(c->ssl, rbio, wbio);
+    /* Thousands of idle connections: OpenSSL frees its 17 KB record
+     * buffers whenever they are empty, instead of keeping two per
+     * connection for its lifetime. */
+    SSL_set_mode(c->ssl, SSL_MODE_RELEASE_BUFFERS);
+    return 0;
+}
+
 
 void ss_tls_conn_close(ss_tls_conn *c)
 {
@@ -509,12 +549,25 @@ int ss_tls_connect(ss_tls_conn *c, ss_tls_context *ctx, int fd,
 int ss_tls_accept(ss_tls_conn *c, ss_tls_context *ctx, int fd,
                   const ss_tls_conn *resume_of, ss_error *err)
 {
+    return ss_tls_accept_ex(c, ctx, fd, resume_of, 0, err);
+}
+
+int ss_tls_accept_ex(ss_tls_conn *c, ss_tls_context *ctx, int fd,
+                     const ss_tls_conn *resume_of, unsigned flags,
+                     ss_error *err)
+{
     c->heap = false;
     if (!ctx || !ctx->server)
         return ss_error_set(err, -EINVAL, "tls: accept needs a server context");
+    if (flags & ~(unsigned)SS_TLS_ACCEPT_NO_TICKETS)
+        return ss_error_set(err, -EINVAL, "tls: unknown accept flags %#x",
+                            flags);
     int rc = ss__tls_conn_setup(c, ctx, fd, err);
     if (rc < 0)
         return rc;
+    /* Before the handshake: TLS 1.3 tickets go out right after it. */
+    if (flags & SS_TLS_ACCEPT_NO_TICKETS)
+        SSL_set_num_tickets(c->ssl, 0);
     char peer[SS_ADDRSTRLEN];
     peer_name(fd, peer, sizeof peer);
     rc = ss__tls_handshake(c, peer, ctx->handshake_timeout, err);

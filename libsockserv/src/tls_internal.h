@@ -16,6 +16,13 @@ int ss__tls_fail(ss_error *err, int code, const char *fmt, ...)
 int ss__tls_conn_setup(ss_tls_conn *c, ss_tls_context *ctx, int fd,
                        ss_error *err);
 
+/* The same over two memory BIOs instead of the socket (the event mode,
+ * tls_event.c): ciphertext goes in through SSL_get_rbio() and comes out of
+ * SSL_get_wbio(); fd only names the peer and tells recv that the socket is
+ * non-blocking.  0, or -ENOMEM / -EINVAL. */
+int ss__tls_conn_setup_memory(ss_tls_conn *c, ss_tls_context *ctx, int fd,
+                              ss_error *err);
+
 /* One handshake step on a non-blocking socket.  Returns 0 when the
  * handshake is complete, -EAGAIN with *events (POLLIN / POLLOUT) to wait
  * for, or a negative code with err filled ("TLS handshake with <peer>: ..."). */

@@ -10,8 +10,6 @@
 #include <sys/socket.h>
 #include <uv.h>
 
-#include <sockserv/event.h>
-
 #include "internal.h"
 #include "parked.h"
 #include "tls_internal.h"
@@ -223,10 +221,6 @@ int ss_server_set_tls(ss_server *s, ss_tls_context *ctx)
         return -EBADF;
     if (ctx && (!ctx->server || s->socket_type != SOCK_STREAM))
         return -EINVAL;
-    /* The event mode reads the descriptor itself after the handshake and
-     * would see ciphertext: it has no TLS (yet), so say so here. */
-    if (ctx && ss_server_mixin_base(s, &ss_event_mixin))
-        return -EOPNOTSUPP;
     if (!p->tls) {
         if (!ctx)
             return 0;
@@ -249,7 +243,10 @@ ss_tls_context *ss_server_get_tls(const ss_server *s)
 
 bool ss__tls_enabled(ss_server *s)
 {
-    return s->priv->tls && s->priv->tls->ctx;
+    /* The event mode reads its sockets itself and does TLS there
+     * (event.c, tls_event.c): its requests go to process_request as they
+     * are, and it asks for the context. */
+    return s->priv->tls && s->priv->tls->ctx && !s->priv->event;
 }
 
 void ss__tls_server_free(ss_server *s)

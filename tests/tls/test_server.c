@@ -246,27 +246,3 @@ Test(config, set_tls_refuses_client_contexts_and_datagram_servers)
     ss_tls_context_close(&sctx);
 }
 
-/* The event mode reads its sockets itself: implicit TLS would hand it
- * ciphertext, so the library refuses the combination up front. */
-static const ss_event_handler_class noop_event_handler = {
-    .base = &ss_event_handler_base_class,
-    .name = "NoopEventHandler",
-};
-
-Test(tls_server, event_mode_refuses_implicit_tls, .timeout = 30)
-{
-    ss_tls_context ctx;
-    tt_server_ctx(&ctx, NULL);
-    ss_addr a;
-    cr_assert_eq(ss_addr_parse(&a, "127.0.0.1:0", NULL), 0);
-    ss_server srv;
-    ss_error err;
-    cr_assert_eq(ss_event_server_init(&srv, &ss_event_tcp_server_class, &a,
-                                      &noop_event_handler,
-                                      SS_BIND_AND_ACTIVATE, &err),
-                 0, "%s", err.msg);
-    cr_assert_eq(ss_server_set_tls(&srv, &ctx), -EOPNOTSUPP);
-    cr_assert_null(ss_server_get_tls(&srv));
-    ss_server_close(&srv);
-    ss_tls_context_close(&ctx);
-}

@@ -293,8 +293,10 @@ static int do_data(ss_stream_handler *sh, tt_server *t)
     ss_tls_conn dc;
     ss_error err;
     ss_error_clear(&err);
-    int rc = ss_tls_accept(&dc, t->data_ctx, fd,
-                           t->data_require_resume ? sh->tls : NULL, &err);
+    int rc = ss_tls_accept_ex(&dc, t->data_ctx, fd,
+                              t->data_require_resume ? sh->tls : NULL,
+                              t->data_no_tickets ? SS_TLS_ACCEPT_NO_TICKETS : 0,
+                              &err);
     if (rc < 0) {
         close(fd);
         return reply(sh, "DATA REFUSED %s\n", err.msg);
@@ -331,7 +333,7 @@ static int line_handle(ss_handler *h, ss_error *err)
         } else if (strcmp(line, "NOTICKETS\n") == 0) {
             /* From now on data channels get no tickets of their own (as
              * sockserv-ftpd does); the control connection's are all. */
-            SSL_CTX_set_num_tickets(t->data_ctx->ssl_ctx, 0);
+            t->data_no_tickets = true;
             rc = reply(sh, "%s", "OK\n");
         } else if (strcmp(line, "VERSION\n") == 0) {
             rc = reply(sh, "%s\n", sh->tls ? ss_tls_conn_version(sh->tls) : "plain");

@@ -46,6 +46,7 @@ typedef struct tt_server {
     int data_listener;        /* DATA accepts here */
     ss_addr data_addr;
     bool data_require_resume;
+    bool data_no_tickets; /* NOTICKETS: SS_TLS_ACCEPT_NO_TICKETS (handler) */
 
     pthread_mutex_t lock;
     pthread_cond_t cond;

@@ -54,6 +54,7 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "event.h"
 #include "handler.h"
 #include "server.h"
 #include "sockfile.h"
@@ -200,6 +201,26 @@ int ss_tls_connect(ss_tls_conn *c, ss_tls_context *ctx, int fd,
 int ss_tls_accept(ss_tls_conn *c, ss_tls_context *ctx, int fd,
                   const ss_tls_conn *resume_of, ss_error *err);
 
+/* Flags of ss_tls_accept_ex(). */
+enum {
+    /* Send no TLS 1.3 session tickets on this connection (the context's
+     * other connections still get theirs; TLS 1.2 is not affected).  For
+     * connections a client only writes to, such as FTP upload channels: a
+     * ticket the client never reads stays unread in its socket, and a
+     * socket closed with unread bytes sends a reset instead of a FIN,
+     * which throws away the end of the upload at the server (see
+     * ss_tls_conn_finish).  Clients then take their next ticket from a
+     * connection they do read (ss_tls_conn_new_ticket on the control
+     * connection). */
+    SS_TLS_ACCEPT_NO_TICKETS = 1u << 0,
+};
+
+/* ss_tls_accept() with flags (SS_TLS_ACCEPT_*; 0 is ss_tls_accept()).
+ * -EINVAL for an unknown flag; otherwise the same. */
+int ss_tls_accept_ex(ss_tls_conn *c, ss_tls_context *ctx, int fd,
+                     const ss_tls_conn *resume_of, unsigned flags,
+                     ss_error *err);
+
 /* Upgrades a live StreamRequestHandler connection to TLS, as the server
  * (STARTTLS, FTP's AUTH TLS): call it after the plaintext reply that
  * accepts the upgrade has been flushed.  Bytes the client sent behind its
@@ -217,11 +238,10 @@ int ss_stream_handler_start_tls(ss_stream_handler *self, ss_tls_context *ctx,
 /* --- implicit TLS for stream servers ------------------------------------ */
 
 /* Makes server s speak TLS on every connection it accepts (TCP or unix
- * stream servers, any mixin but EventMixIn).  ctx is borrowed and must
- * outlive the server; NULL turns it off.  Call before serving.  Returns 0,
- * -EINVAL for a client context or a datagram server, -EOPNOTSUPP for an
- * event-mode server (it reads the socket itself), -EBADF for a closed
- * server, -ENOMEM.
+ * stream servers, any mixin, EventMixIn included: see "TLS in the event
+ * mode" below).  ctx is borrowed and must outlive the server; NULL turns
+ * it off.  Call before serving.  Returns 0, -EINVAL for a client context
+ * or a datagram server, -EBADF for a closed server, -ENOMEM.
  *
  * Design: the handshake never runs unbounded on the serving thread.  When
  * the server is served by a libuv loop (serve_forever, or attached to the
@@ -244,6 +264,54 @@ int ss_server_set_tls(ss_server *s, ss_tls_context *ctx);
 
 /* The context set with ss_server_set_tls(), or NULL. */
 ss_tls_context *ss_server_get_tls(const ss_server *s);
+
+/* --- TLS in the event mode (EventMixIn) ---------------------------------
+ *
+ * An event server's loop reads and writes its sockets itself, so its TLS
+ * runs there too: OpenSSL works between two memory BIOs, the bytes the loop
+ * reads are fed in, the records OpenSSL produces are written out by the
+ * loop, and no TLS call ever waits for the socket.  Handlers see plaintext
+ * only, through the same callbacks and ss_event_write(); their API does not
+ * change.
+ *
+ * Implicit TLS (ss_server_set_tls): the handshake runs on the loop as soon
+ * as the connection is accepted, bounded by ctx->handshake_timeout, while
+ * the loop serves everyone else.  on_connect runs once it is done; a
+ * handshake that fails (garbage, a bad certificate, the peer gone) or times
+ * out goes to handle_error() with the client's address and the reason, and
+ * the connection is closed without on_connect or on_close.
+ *
+ * Throughout: a record that arrives in pieces is assembled by OpenSSL
+ * before its plaintext reaches on_data; records written while reading (a
+ * TLS 1.3 key update's answer, an alert) are sent at once; queued
+ * ciphertext counts for high_water, low_water and write_limit as plaintext
+ * does; ss_event_close() sends close_notify behind the queued data, then
+ * FIN (ss_event_abort() sends neither).  EOF without close_notify is an
+ * EOF (on_eof), as Python's suppress_ragged_eofs does;
+ * ss_tls_conn_closed_cleanly(ss_event_tls(h)) tells the two apart. */
+
+/* STARTTLS on an event connection, as the server: call it from a callback
+ * once the plaintext reply that accepts the upgrade has been written
+ * (ss_event_write; it goes out before the handshake).  ahead/ahead_len:
+ * bytes that arrived behind the command and that the handler has not
+ * consumed (they may be the start of the ClientHello); NULL/0 when none.
+ * From then on on_data receives plaintext from TLS; what the handler
+ * writes before the handshake has ended is held and sent encrypted after
+ * it.  The handshake is bounded by ctx->handshake_timeout; a failure or
+ * timeout goes to handle_error() and closes the connection (on_close
+ * runs).  ctx is borrowed and must outlive the connection.  Returns 0,
+ * -EALREADY (TLS already), -EINVAL (a client context, a datagram handler),
+ * SS_ECLOSED (closing), -ENOMEM, or a TLS failure on the ahead bytes
+ * (SS_ETLS); on failure return the code from the callback.  Loop thread
+ * only. */
+int ss_event_start_tls(ss_event_handler *self, ss_tls_context *ctx,
+                       const void *ahead, size_t ahead_len, ss_error *err);
+
+/* The connection's TLS state, for the queries below (version, cipher,
+ * peer subject, closed cleanly), or NULL for a plaintext connection.
+ * Never call recv/send through it: the loop moves the bytes.  Borrowed
+ * until on_close returns.  Loop thread only. */
+const ss_tls_conn *ss_event_tls(const ss_event_handler *self);
 
 /* --- any connection ----------------------------------------------------- */
 
