@@ -1,0 +1,576 @@
+/* tests/tls/test_event.c - TLS in the event mode (EventMixIn over memory
+ * BIOs): Python's ssl module and openssl s_client as clients, a client that
+ * stalls mid-handshake or sends garbage, STARTTLS in place, 1 MiB echoed,
+ * records in pieces, a key update, many connections at once, and
+ * close_notify as the peer sees it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <openssl/ssl.h>
+
+#include "support.h"
+#include "tlstest.h"
+
+/* --- the server: an event server on a thread, handle_error counted ------- */
+
+typedef struct evserver {
+    ss_server srv; /* first: handle_error finds the rest */
+    ss_server_class cls;
+    pthread_t thread;
+    ss_addr addr;
+    ss_tls_context *starttls; /* for the line handler's STARTTLS */
+
+    pthread_mutex_t lock;
+    int errors;
+    char last_error[SS_ERRMSG_MAX];
+    int connects; /* on_connect calls */
+    int closes;   /* on_close calls */
+} evserver;
+
+static void ev_handle_error(ss_server *s, ss_request *req, const ss_addr *client,
+                            const ss_error *err)
+{
+    (void)req;
+    (void)client;
+    evserver *e = (evserver *)s;
+    pthread_mutex_lock(&e->lock);
+    e->errors++;
+    snprintf(e->last_error, sizeof e->last_error, "%s", err->msg);
+    pthread_mutex_unlock(&e->lock);
+}
+
+static void *serve(void *arg)
+{
+    evserver *e = arg;
+    ss_server_serve_forever(&e->srv, 0.5);
+    return NULL;
+}
+
+static void ev_start(evserver *e, const ss_event_handler_class *hc,
+                     ss_tls_context *implicit, ss_tls_context *starttls)
+{
+    memset(e, 0, sizeof *e);
+    pthread_mutex_init(&e->lock, NULL);
+    e->cls = (ss_server_class){.base = &ss_event_tcp_server_class,
+                               .name = "TestEventTLSServer",
+                               .handle_error = ev_handle_error};
+    e->starttls = starttls;
+    ss_addr a;
+    cr_assert_eq(ss_addr_parse(&a, "127.0.0.1:0", NULL), 0);
+    ss_error err;
+    ss_error_clear(&err);
+    cr_assert_eq(ss_event_server_init(&e->srv, &e->cls, &a, hc,
+                                      SS_BIND_AND_ACTIVATE, &err),
+                 0, "%s", err.msg);
+    if (implicit)
+        cr_assert_eq(ss_server_set_tls(&e->srv, implicit), 0);
+    e->addr = e->srv.server_address;
+    cr_assert_eq(pthread_create(&e->thread, NULL, serve, e), 0);
+}
+
+static void ev_stop(evserver *e)
+{
+    ss_server_shutdown(&e->srv);
+    pthread_join(e->thread, NULL);
+    ss_server_close(&e->srv);
+}
+
+static int ev_count(evserver *e, int *field)
+{
+    pthread_mutex_lock(&e->lock);
+    int n = *field;
+    pthread_mutex_unlock(&e->lock);
+    return n;
+}
+
+/* Waits (deadline) until *field reaches n; returns what it is then. */
+static int ev_wait(evserver *e, int *field, int n, double timeout_s)
+{
+    double end = ts_now() + timeout_s;
+    int v;
+    while ((v = ev_count(e, field)) < n && ts_now() < end) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL); /* polling a counter under a deadline */
+    }
+    return v;
+}
+
+/* --- the handlers ----------------------------------------------------------- */
+
+static evserver *server_of(ss_event_handler *h)
+{
+    return (evserver *)h->server;
+}
+
+static int count_connect(ss_event_handler *h, ss_error *err)
+{
+    (void)err;
+    evserver *e = server_of(h);
+    pthread_mutex_lock(&e->lock);
+    e->connects++;
+    pthread_mutex_unlock(&e->lock);
+    return 0;
+}
+
+static void count_close(ss_event_handler *h)
+{
+    evserver *e = server_of(h);
+    pthread_mutex_lock(&e->lock);
+    e->closes++;
+    pthread_mutex_unlock(&e->lock);
+}
+
+/* Echoes every byte. */
+static int echo_data(ss_event_handler *h, const unsigned char *data, size_t len,
+                     ss_error *err)
+{
+    int rc = ss_event_write(h, data, len);
+    return rc < 0 ? ss_error_set(err, rc, "echo: %s", ss_strerror(rc)) : 0;
+}
+
+static const ss_event_handler_class echo_class = {
+    .base = &ss_event_handler_base_class,
+    .name = "EchoTLS",
+    .on_connect = count_connect,
+    .on_data = echo_data,
+    .on_close = count_close,
+};
+
+/* Lines: STARTTLS, VERSION, QUIT; anything else echoed. */
+typedef struct line_handler {
+    ss_event_handler base;
+    char line[1024];
+    size_t len;
+} line_handler;
+
+static int line_command(ss_event_handler *h, const char *line, size_t n,
+                        const unsigned char *rest, size_t rest_len,
+                        bool *stop, ss_error *err)
+{
+    if (n == 9 && memcmp(line, "STARTTLS\n", 9) == 0) {
+        int rc = ss_event_write(h, "OK\n", 3);
+        if (rc == 0)
+            rc = ss_event_start_tls(h, server_of(h)->starttls, rest, rest_len,
+                                    err);
+        *stop = true; /* the rest was TLS: handed over */
+        return rc;
+    }
+    if (n == 8 && memcmp(line, "VERSION\n", 8) == 0) {
+        const ss_tls_conn *t = ss_event_tls(h);
+        char v[64];
+        snprintf(v, sizeof v, "%s\n", t ? ss_tls_conn_version(t) : "plain");
+        return ss_event_write(h, v, strlen(v));
+    }
+    if (n == 5 && memcmp(line, "QUIT\n", 5) == 0) {
+        int rc = ss_event_write(h, "BYE\n", 4);
+        ss_event_close(h);
+        *stop = true;
+        return rc;
+    }
+    return ss_event_write(h, line, n);
+}
+
+static int line_data(ss_event_handler *h, const unsigned char *data, size_t len,
+                     ss_error *err)
+{
+    line_handler *lh = (line_handler *)h;
+    for (size_t i = 0; i < len; i++) {
+        if (lh->len == sizeof lh->line)
+            return ss_error_set(err, SS_EPROTO, "line too long");
+        lh->line[lh->len++] = (char)data[i];
+        if (data[i] != '\n')
+            continue;
+        bool stop = false;
+        size_t n = lh->len;
+        lh->len = 0;
+        int rc = line_command(h, lh->line, n, data + i + 1, len - i - 1, &stop,
+                              err);
+        if (rc < 0 || stop)
+            return rc;
+    }
+    return 0;
+}
+
+static const ss_event_handler_class line_class = {
+    .base = &ss_event_handler_base_class,
+    .name = "LineTLS",
+    .instance_size = sizeof(line_handler),
+    .on_connect = count_connect,
+    .on_data = line_data,
+    .on_close = count_close,
+};
+
+/* --- helpers ---------------------------------------------------------------- */
+
+static int python(const char *mode, const evserver *e, char *out, size_t cap)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%u", ss_addr_port(&e->addr));
+    char *argv[] = {"/usr/bin/python3",
+                    (char *)ts_source_path("tests/tls/event_client.py"),
+                    (char *)mode, "127.0.0.1", port,
+                    (char *)tt_pki_get()->ca_cert, NULL};
+    char err[4096];
+    int st = ts_run(argv, NULL, 0, out, cap, err, sizeof err, 120.0);
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        cr_log_error("python %s: %s", mode, err);
+    return st;
+}
+
+/* Reads until EOF or a reset: the server dropped us.  0, or -errno
+ * (-EAGAIN when the 5 s socket timeout passed first). */
+static int wait_dropped(int fd)
+{
+    char buf[512];
+    for (;;) {
+        ssize_t r = recv(fd, buf, sizeof buf, 0);
+        if (r == 0 || (r < 0 && errno == ECONNRESET))
+            return 0;
+        if (r < 0)
+            return -errno;
+    }
+}
+
+/* --- the tests -------------------------------------------------------------- */
+
+Test(event_tls, python_ssl_echoes_a_mebibyte_byte_exact, .timeout = 120)
+{
+    ss_tls_context sctx;
+    tt_server_ctx(&sctx, NULL);
+    evserver e;
+    ev_start(&e, &echo_class, &sctx, NULL);
+    char out[512];
+    int st = python("big", &e, out, sizeof out);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
+    cr_assert(strstr(out, "ok TLSv1.3 1048576"), "%s", out);
+    ev_stop(&e);
+    cr_assert_eq(e.errors, 0, "%s", e.last_error);
+    cr_assert_eq(e.connects, 1);
+    cr_assert_eq(e.closes, 1);
+    ss_tls_context_close(&sctx);
+}
+
+Test(event_tls, python_ssl_over_tls12, .timeout = 120)
+{
+    ss_tls_context sctx;
+    ss_tls_options o = {.max_version = 0x0303};
+    tt_server_ctx(&sctx, &o);
+    evserver e;
+    ev_start(&e, &echo_class, &sctx, NULL);
+    char out[512];
+    int st = python("big", &e, out, sizeof out);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
+    cr_assert(strstr(out, "ok TLSv1.2 1048576"), "%s", out);
+    ev_stop(&e);
+    cr_assert_eq(e.errors, 0, "%s", e.last_error);
+    ss_tls_context_close(&sctx);
+}
+
+Test(event_tls, peer_sees_close_notify, .timeout = 60)
+{
+    ss_tls_context sctx;
+    tt_server_ctx(&sctx, NULL);
+    evserver e;
+    ev_start(&e, &line_class, &sctx, NULL);
+    char out[512];
+    int st = python("quit", &e, out, sizeof out);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
+    cr_assert(strstr(out, "ok close_notify"), "%s", out);
+    ev_stop(&e);
+    cr_assert_eq(e.errors, 0, "%s", e.last_error);
+    ss_tls_context_close(&sctx);
+}
+
+Test(event_tls, records_arriving_byte_by_byte, .timeout = 60)
+{
+    ss_tls_context sctx;
+    tt_server_ctx(&sctx, NULL);
+    evserver e;
+    ev_start(&e, &echo_class, &sctx, NULL);
+    char out[512];
+    int st = python("pieces", &e, out, sizeof out);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
+    cr_assert(strstr(out, "ok TLSv1.3"), "%s", out);
+    ev_stop(&e);
+    cr_assert_eq(e.errors, 0, "%s", e.last_error);
+    ss_tls_context_close(&sctx);
+}
+
+Test(event_tls, starttls_in_place_with_python, .timeout = 60)
+{
+    ss_tls_context sctx;
+    tt_server_ctx(&sctx, NULL);
+    evserver e;
+    ev_start(&e, &line_class, NULL, &sctx); /* plaintext until STARTTLS */
+    char out[512];
+    int st = python("starttls", &e, out, sizeof out);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
+    cr_assert(strstr(out, "ok TLSv1.3"), "%s", out);
+    ev_stop(&e);
+    cr_assert_eq(e.errors, 0, "%s", e.last_error);
+    ss_tls_context_close(&sctx);
+}
+
+/* The ClientHello glued to the command: it reaches the handler inside the
+ * plaintext on_data and must be handed to TLS (ahead). */
+Test(event_tls, starttls_with_the_hello_in_the_same_write, .timeout = 60)
+{
+    ss_tls_context sctx, cctx;
+    tt_server_ctx(&sctx, NULL);
+    tt_client_ctx(&cctx, NULL);
+    evserver e;
+    ev_start(&e, &line_class, NULL, &sctx);
+    int fd = tt_connect(&e.addr);
+
+    SSL *ssl = SSL_new(cctx.ssl_ctx);
+    BIO *rb = BIO_new(BIO_s_mem()), *wb = BIO_new(BIO_s_mem());
+    SSL_set_bio(ssl, rb, wb);
+    SSL_set1_host(ssl, "localhost");
+    SSL_set_tlsext_host_name(ssl, "localhost");
+    SSL_set_connect_state(ssl);
+    cr_assert_eq(SSL_do_handshake(ssl), -1);
+    char *hello;
+    long hello_len = BIO_get_mem_data(wb, &hello);
+    cr_assert_gt(hello_len, 0);
+    static char burst[8192];
+    cr_assert_lt((size_t)hello_len + 9, sizeof burst);
+    memcpy(burst, "STARTTLS\n", 9);
+    memcpy(burst + 9, hello, (size_t)hello_len);
+    cr_assert_eq(ts_write_full(fd, burst, 9 + (size_t)hello_len), 0);
+    (void)BIO_reset(wb);
+
+    char ok[4] = {0};
+    cr_assert_eq(ts_read_full(fd, ok, 3), 3);
+    cr_assert_str_eq(ok, "OK\n");
+    BIO *sb = BIO_new_socket(fd, BIO_NOCLOSE);
+    SSL_set_bio(ssl, sb, sb);
+    int r = SSL_do_handshake(ssl);
+    cr_assert_eq(r, 1, "handshake: %d (server: %s)", SSL_get_error(ssl, r),
+                 e.last_error);
+    const char *msg = "VERSION\n";
+    cr_assert_eq(SSL_write(ssl, msg, (int)strlen(msg)), (int)strlen(msg));
+    char reply[64] = {0};
+    int n = 0;
+    while (n < (int)sizeof reply - 1 && (n == 0 || reply[n - 1] != '\n')) {
+        int k = SSL_read(ssl, reply + n, 1);
+        cr_assert_eq(k, 1);
+        n += k;
+    }
+    cr_assert_str_eq(reply, "TLSv1.3\n");
+    SSL_shutdown(ssl);
+    SSL_free(ssl);
+    close(fd);
+    ev_stop(&e);
+    cr_assert_eq(e.errors, 0, "%s", e.last_error);
+    ss_tls_context_close(&cctx);
+    ss_tls_context_close(&sctx);
+}
+
+/* s_client as an interactive client: a line, then "K" (a key update that
+ * asks for ours: the server must write while it reads), then a line. */
+Test(event_tls, openssl_s_client_with_a_key_update, .timeout = 60)
+{
+    ss_tls_context sctx;
+    tt_server_ctx(&sctx, NULL);
+    evserver e;
+    ev_start(&e, &echo_class, &sctx, NULL);
+    char connect[64];
+    snprintf(connect, sizeof connect, "127.0.0.1:%u", ss_addr_port(&e.addr));
+    int in[2];
+    cr_assert_eq(pipe2(in, O_CLOEXEC), 0); /* the child keeps no write end */
+    char *argv[] = {"/usr/bin/openssl", "s_client", "-connect", connect,
+                    "-servername", "localhost", "-verify_return_error",
+                    "-CAfile", (char *)tt_pki_get()->ca_cert, NULL};
+    ts_proc p;
+    cr_assert_eq(ts_spawn(&p, argv, NULL, in[0], true), 0);
+    close(in[0]);
+    cr_assert_eq(ts_write_full(in[1], "first line\n", 11), 0);
+    char rest[256];
+    cr_assert_eq(ts_wait_line(&p, "first line", rest, sizeof rest, 30.0), 0,
+                 "s_client: %s %s", p.out, p.err);
+    /* s_client takes a whole read of its stdin as the command: the next
+     * line goes once it has said it did the update. */
+    cr_assert_eq(ts_write_full(in[1], "K\n", 2), 0);
+    double end = ts_now() + 30.0;
+    while (!strstr(p.err, "KEYUPDATE") && ts_now() < end) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL); /* polling its output under a deadline */
+        ts_drain(&p);
+    }
+    cr_assert(strstr(p.err, "KEYUPDATE"), "no key update: %s", p.err);
+    cr_assert_eq(ts_write_full(in[1], "after the key update\n", 21), 0);
+    cr_assert_eq(ts_wait_line(&p, "after the key update", rest, sizeof rest,
+                              30.0),
+                 0, "s_client: %s %s", p.out, p.err);
+    close(in[1]); /* s_client closes on EOF */
+    int st = ts_stop(&p, 0, 30.0);
+    cr_assert(WIFEXITED(st), "s_client: %s", p.err);
+    ev_stop(&e);
+    cr_assert_eq(e.errors, 0, "%s", e.last_error);
+    ss_tls_context_close(&sctx);
+}
+
+/* A client that sends half a ClientHello and stops is closed after the
+ * handshake timeout, reported, and holds nobody up meanwhile. */
+Test(event_tls, stalled_handshake_times_out_without_holding_the_loop,
+     .timeout = 60)
+{
+    ss_tls_context sctx, cctx;
+    ss_tls_options o = {.handshake_timeout = 4.0};
+    tt_server_ctx(&sctx, &o);
+    tt_client_ctx(&cctx, NULL);
+    evserver e;
+    ev_start(&e, &line_class, &sctx, NULL);
+
+    int stalled = tt_connect(&e.addr);
+    /* A handshake record header announcing 512 bytes, and 20 of them. */
+    static const unsigned char half[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01,
+                                         0x00, 0x01, 0xfc, 0x03, 0x03, 0, 0,
+                                         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    cr_assert_eq(ts_write_full(stalled, half, sizeof half), 0);
+    double start = ts_now();
+    for (int i = 0; i < 3; i++) {
+        tt_client c;
+        tt_client_open(&c, &e.addr, &cctx, NULL);
+        char buf[64];
+        tt_client_exchange(&c, "served meanwhile\n", buf, sizeof buf);
+        cr_assert_str_eq(buf, "served meanwhile\n");
+        tt_client_close(&c);
+    }
+    /* Served while the stalled one still waits for its bound... */
+    char b;
+    cr_assert_eq(recv(stalled, &b, 1, MSG_DONTWAIT), -1,
+                 "the stalled client was dropped before the others were "
+                 "served (%.1f s)", ts_now() - start);
+    cr_assert_eq(errno, EAGAIN);
+    /* ...which then ends it. */
+    struct timeval tv = {20, 0};
+    setsockopt(stalled, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    cr_assert_eq(wait_dropped(stalled), 0);
+    cr_assert_geq(ts_now() - start, 3.0);
+    close(stalled);
+    cr_assert_eq(ev_wait(&e, &e.errors, 1, 10.0), 1);
+    cr_assert(strstr(e.last_error, "not done within 4 s"), "%s", e.last_error);
+    cr_assert(strstr(e.last_error, "TLS handshake with 127.0.0.1"), "%s",
+              e.last_error);
+    ev_stop(&e);
+    cr_assert_eq(e.connects, 3, "a failed handshake never reaches on_connect");
+    cr_assert_eq(e.closes, 3);
+    ss_tls_context_close(&cctx);
+    ss_tls_context_close(&sctx);
+}
+
+Test(event_tls, garbage_instead_of_a_client_hello_is_dropped_and_reported,
+     .timeout = 60)
+{
+    ss_tls_context sctx, cctx;
+    tt_server_ctx(&sctx, NULL);
+    tt_client_ctx(&cctx, NULL);
+    evserver e;
+    ev_start(&e, &line_class, &sctx, NULL);
+    int fd = tt_connect(&e.addr);
+    const char *http = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    cr_assert_eq(ts_write_full(fd, http, strlen(http)), 0);
+    cr_assert_eq(wait_dropped(fd), 0);
+    close(fd);
+    cr_assert_eq(ev_wait(&e, &e.errors, 1, 10.0), 1);
+    cr_assert(strstr(e.last_error, "TLS handshake with 127.0.0.1"), "%s",
+              e.last_error);
+
+    /* Binary noise too, then a real client is still served. */
+    fd = tt_connect(&e.addr);
+    unsigned char noise[300];
+    for (size_t i = 0; i < sizeof noise; i++)
+        noise[i] = (unsigned char)(i * 151 + 7);
+    cr_assert_eq(ts_write_full(fd, noise, sizeof noise), 0);
+    cr_assert_eq(wait_dropped(fd), 0);
+    close(fd);
+    cr_assert_eq(ev_wait(&e, &e.errors, 2, 10.0), 2);
+    tt_client c;
+    tt_client_open(&c, &e.addr, &cctx, NULL);
+    char buf[64];
+    tt_client_exchange(&c, "still here\n", buf, sizeof buf);
+    cr_assert_str_eq(buf, "still here\n");
+    tt_client_close(&c);
+    ev_stop(&e);
+    cr_assert_eq(e.connects, 1);
+    ss_tls_context_close(&cctx);
+    ss_tls_context_close(&sctx);
+}
+
+#define MANY 200
+
+Test(event_tls, many_concurrent_connections, .timeout = 120)
+{
+    ss_tls_context sctx, cctx;
+    tt_server_ctx(&sctx, NULL);
+    tt_client_ctx(&cctx, NULL);
+    evserver e;
+    ev_start(&e, &line_class, &sctx, NULL);
+    static tt_client c[MANY];
+    for (int i = 0; i < MANY; i++)
+        tt_client_open(&c[i], &e.addr, &cctx, NULL);
+    cr_assert_eq(ev_wait(&e, &e.connects, MANY, 30.0), MANY);
+    cr_assert_eq(ss_event_connections(&e.srv), MANY);
+    /* Every connection talks while all are open, in an order that is not
+     * the order they were opened in. */
+    for (int i = 0; i < MANY; i++) {
+        int k = (i * 7) % MANY;
+        char msg[64], buf[64];
+        snprintf(msg, sizeof msg, "connection %d\n", k);
+        tt_client_exchange(&c[k], msg, buf, sizeof buf);
+        cr_assert_str_eq(buf, msg);
+    }
+    for (int i = 0; i < MANY; i++)
+        tt_client_close(&c[i]);
+    cr_assert_eq(ev_wait(&e, &e.closes, MANY, 30.0), MANY);
+    ev_stop(&e);
+    cr_assert_eq(e.errors, 0, "%s", e.last_error);
+    ss_tls_context_close(&cctx);
+    ss_tls_context_close(&sctx);
+}
+
+/* The server stops with handshakes half done and connections open: every
+ * one is closed, serve_forever returns. */
+Test(event_tls, shutdown_closes_pending_handshakes, .timeout = 60)
+{
+    ss_tls_context sctx, cctx;
+    tt_server_ctx(&sctx, NULL);
+    tt_client_ctx(&cctx, NULL);
+    evserver e;
+    ev_start(&e, &line_class, &sctx, NULL);
+    int silent = tt_connect(&e.addr);
+    tt_client c;
+    tt_client_open(&c, &e.addr, &cctx, NULL);
+    char buf[64];
+    tt_client_exchange(&c, "hi\n", buf, sizeof buf);
+    double start = ts_now();
+    ev_stop(&e);
+    cr_assert_lt(ts_now() - start, 5.0);
+    cr_assert_eq(wait_dropped(silent), 0);
+    close(silent);
+    tt_client_close(&c);
+    cr_assert_eq(e.connects, 1);
+    cr_assert_eq(e.closes, 1);
+    ss_tls_context_close(&cctx);
+    ss_tls_context_close(&sctx);
+}
+
+Test(event_tls, set_tls_accepts_an_event_server, .timeout = 30)
+{
+    ss_tls_context sctx;
+    tt_server_ctx(&sctx, NULL);
+    evserver e;
+    ev_start(&e, &echo_class, &sctx, NULL);
+    cr_assert_eq(ss_server_get_tls(&e.srv), &sctx);
+    ev_stop(&e);
+    ss_tls_context_close(&sctx);
+}
