@@ -11,6 +11,8 @@
  *   --idle K          before the stream phase, open K more connections, echo
  *                     one byte on each (so the server has really accepted
  *                     them) and keep them open, silent, until the end.
+ *                     With --tls they are TLS connections (handshake and
+ *                     the echoed byte over TLS, then silent).
  *   --tls             stream mode over TLS (OpenSSL), handshake done before
  *                     the clock starts.
  *   --max-seconds T   stop after T seconds and report what was completed
@@ -539,10 +541,41 @@ static void *worker_main(void *arg)
 
 /* --- idle connections ----------------------------------------------------- */
 
-/* Opens k connections and proves each is served by one echoed byte.  In
- * batches, so that a server which accepts slowly sees a short queue. */
-static int *open_idle(long k)
+/* One idle TLS connection: handshake, one byte echoed, then kept. */
+static SSL *open_idle_tls(int fd, long i)
 {
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    SSL *ssl = SSL_new(ssl_ctx);
+    if (!ssl || SSL_set_fd(ssl, fd) != 1)
+        fail("SSL_new failed");
+    /* Ten thousand of them: no 34 KB of record buffers each while idle. */
+    SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+    SSL_set_tlsext_host_name(ssl, "localhost");
+    if (SSL_connect(ssl) != 1)
+        fail("idle connection %ld: TLS handshake failed", i);
+    char b = 0;
+    if (SSL_write(ssl, "i", 1) != 1 || SSL_read(ssl, &b, 1) != 1 || b != 'i')
+        fail("idle connection %ld: no echo over TLS", i);
+    return ssl;
+}
+
+/* Opens k connections and proves each is served by one echoed byte.  In
+ * batches, so that a server which accepts slowly sees a short queue.  TLS
+ * connections (*ssls) go one at a time: each handshake is a round trip. */
+static int *open_idle(long k, SSL ***ssls)
+{
+    if (opt.tls) {
+        int *fds = malloc((size_t)(k ? k : 1) * sizeof *fds);
+        *ssls = calloc((size_t)(k ? k : 1), sizeof **ssls);
+        if (!fds || !*ssls)
+            fail("out of memory");
+        for (long i = 0; i < k; i++) {
+            fds[i] = connect_blocking();
+            (*ssls)[i] = open_idle_tls(fds[i], i);
+        }
+        return fds;
+    }
     int *fds = malloc((size_t)(k ? k : 1) * sizeof *fds);
     if (!fds)
         fail("out of memory");
@@ -719,8 +752,9 @@ int main(int argc, char **argv)
         tls_init();
 
     int *idle_fds = NULL;
+    SSL **idle_ssls = NULL;
     if (opt.idle > 0)
-        idle_fds = open_idle(opt.idle);
+        idle_fds = open_idle(opt.idle, &idle_ssls);
     if (opt.hold) {
         printf("idle ready\n");
         fflush(stdout);
@@ -795,8 +829,12 @@ int main(int argc, char **argv)
         fflush(stdout);
         wait_for_line();
     }
-    for (long i = 0; i < opt.idle; i++)
+    for (long i = 0; i < opt.idle; i++) {
+        if (idle_ssls)
+            SSL_free(idle_ssls[i]);
         close(idle_fds[i]);
+    }
+    free(idle_ssls);
     free(idle_fds);
     for (int t = 0; t < opt.threads; t++) {
         for (int i = 0; i < ws[t].nconns; i++) {

@@ -58,7 +58,16 @@ SCENARIOS = [
     ("tls", "TLS: 1 conn x 2,000 x 64 KiB",
      ["--conns", "1", "--rounds", "2000", "--size", "65536", "--tls"],
      "round trip", "tls"),
+    ("tls-c50", "TLS: 50 conns x 2,000 x 64 B",
+     ["--conns", "50", "--rounds", "2000", "--size", "64", "--tls"],
+     "round trip", "tls"),
+    ("tls-idle", "TLS: 10,000 idle + 100 active x 200 x 64 B",
+     ["--idle", "10000", "--conns", "100", "--rounds", "200", "--size", "64",
+      "--hold", "--tls"], "round trip", "tls"),
 ]
+
+# Scenarios that hold thousands of connections open.
+IDLE_SCENARIOS = {"idle", "tls-idle"}
 
 # Modes that cannot hold 10,000 connections by design: sync serves one at a
 # time, forking stops accepting at max_children (40, as in Python), the pool
@@ -160,7 +169,7 @@ def echo_servers(echo, tlsdir, prefix=""):
                           udp_argv=["--proto", "udp"],
                           tls_argv=["--tls-cert", os.path.join(tlsdir, "cert.pem"),
                                     "--tls-key", os.path.join(tlsdir, "key.pem")]
-                          if tls and m != "uv" else None))  # uv: no TLS yet
+                          if tls else None))
     return out, modes, tls
 
 
@@ -241,7 +250,7 @@ def one_run(loadgen, server, scen):
     extra = []
     if name == "udp":
         extra = server.udp_argv
-    elif name == "tls":
+    elif need == "tls":
         extra = server.tls_argv
     p, addr = start(server, extra)
     pid = p.pid
@@ -254,6 +263,7 @@ def one_run(loadgen, server, scen):
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
     hold_rss = None
+    held_rss_kib = None
     try:
         if "--hold" in args:
             line = lg.stdout.readline()
@@ -268,6 +278,7 @@ def one_run(loadgen, server, scen):
                 raise RuntimeError(f"loadgen: {lg.stderr.read()!r}")
             cpu1 = proc_cpu_ticks(pid)
             hold_rss = tree_rss_kib(pid) if server.forks else None
+            held_rss_kib = proc_status(pid, "VmRSS")
             lg.stdin.write("\n")
             lg.stdin.close()
         else:
@@ -290,6 +301,10 @@ def one_run(loadgen, server, scen):
         res["loadgen_cpu_s"] = ru.ru_utime + ru.ru_stime
         res["hwm_mib"] = proc_status(pid, "VmHWM") / 1024
         res["tree_rss_mib"] = max(sampler.peak, hold_rss or 0) / 1024
+        # VmRSS while every connection is still open (the --hold pause):
+        # what the idle connections cost, without the peak of opening them.
+        res["held_rss_mib"] = (held_rss_kib / 1024 if held_rss_kib is not None
+                               else None)
         return res
     finally:
         sampler.stop.set()
@@ -308,6 +323,8 @@ def best(runs):
     b["cpu_us_per_op"] = min(r["cpu_us_per_op"] for r in ok)
     b["hwm_mib"] = min(r["hwm_mib"] for r in ok)
     b["tree_rss_mib"] = min(r["tree_rss_mib"] for r in ok)
+    held = [r["held_rss_mib"] for r in ok if r.get("held_rss_mib") is not None]
+    b["held_rss_mib"] = min(held) if held else None
     b["truncated"] = any(r["truncated"] for r in ok)
     b["reps"] = len(ok)
     return b
@@ -396,6 +413,35 @@ def targets(res):
     return out
 
 
+def tls_vs_threading(res, out):
+    """The event mode with TLS against threading with TLS, both from this
+    run (the machine is shared: only ratios from one run compare)."""
+    def g(s, n, k):
+        r = res.get(s, {}).get(n)
+        return r.get(k) if r else None
+    rows = [
+        ("server CPU µs per round trip, TLS, 50 conns x 64 B",
+         "tls-c50", "cpu_us_per_op"),
+        ("server CPU µs per round trip, TLS, 1 conn x 64 KiB",
+         "tls", "cpu_us_per_op"),
+        ("round trips/s, TLS, 50 conns x 64 B", "tls-c50", "ops_per_s"),
+        ("server CPU µs per round trip, TLS, 100 active beside 10,000 idle",
+         "tls-idle", "cpu_us_per_op"),
+        ("server RSS MiB, 10,000 idle TLS + 100 active, all open",
+         "tls-idle", "held_rss_mib"),
+        ("server peak RSS (VmHWM) MiB, same run", "tls-idle", "hwm_mib"),
+    ]
+    if not any(g(s, "uv", k) for _, s, k in rows):
+        return
+    out.append("\n### TLS: event mode (uv) against threading, same run\n")
+    out.append("| figure | uv | threading | uv / threading |")
+    out.append("|---|---:|---:|---:|")
+    for text, s, k in rows:
+        u, t = g(s, "uv", k), g(s, "threading", k)
+        out.append(f"| {text} | {fmt(u, 2)} | {fmt(t, 2)} | "
+                   f"{fmt(ratio(u, t), 2)} |")
+
+
 def machine():
     info = {}
     try:
@@ -460,7 +506,7 @@ def main():
                 continue
             if need == "tls-pair" and (not tls or (srv.kind == "lib" and not srv.tls_argv)):
                 continue
-            if name == "idle" and srv.mode in ONE_AT_A_TIME:
+            if name in IDLE_SCENARIOS and srv.mode in ONE_AT_A_TIME:
                 continue
             todo.append(srv)
         runs = {srv.name: [] for srv in todo}
@@ -493,6 +539,7 @@ def main():
         refs = {k: v for k, v in results[name].items()
                 if k in ("py-threading", "c-threads", "c-epoll") and v}
         print_table(title, unit, rows, refs, out)
+    tls_vs_threading(results, out)
     out.append("\n### Targets\n")
     out.append("| target | measured | bound | met |")
     out.append("|---|---:|---:|---|")
