@@ -392,6 +392,10 @@ static int tls_pump(struct conn *c, unsigned char *buf, ss_error *err,
 static void on_tls_timeout(uv_timer_t *tm)
 {
     struct conn *c = tm->data;
+    if (c->closing) { /* closed mid-handshake: nothing left to wait for */
+        conn_abort(c);
+        return;
+    }
     ss_error err;
     char peer[SS_ADDRSTRLEN];
     ss_error_set(&err, -ETIMEDOUT, "TLS handshake with %s: not done within "

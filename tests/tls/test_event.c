@@ -54,17 +54,18 @@ static void *serve(void *arg)
     return NULL;
 }
 
-static void ev_start(evserver *e, const ss_event_handler_class *hc,
-                     ss_tls_context *implicit, ss_tls_context *starttls)
+static void ev_start_at(evserver *e, const ss_server_class *base,
+                        const char *addr, const ss_event_handler_class *hc,
+                        ss_tls_context *implicit, ss_tls_context *starttls)
 {
     memset(e, 0, sizeof *e);
     pthread_mutex_init(&e->lock, NULL);
-    e->cls = (ss_server_class){.base = &ss_event_tcp_server_class,
+    e->cls = (ss_server_class){.base = base,
                                .name = "TestEventTLSServer",
                                .handle_error = ev_handle_error};
     e->starttls = starttls;
     ss_addr a;
-    cr_assert_eq(ss_addr_parse(&a, "127.0.0.1:0", NULL), 0);
+    cr_assert_eq(ss_addr_parse(&a, addr, NULL), 0);
     ss_error err;
     ss_error_clear(&err);
     cr_assert_eq(ss_event_server_init(&e->srv, &e->cls, &a, hc,
@@ -74,6 +75,13 @@ static void ev_start(evserver *e, const ss_event_handler_class *hc,
         cr_assert_eq(ss_server_set_tls(&e->srv, implicit), 0);
     e->addr = e->srv.server_address;
     cr_assert_eq(pthread_create(&e->thread, NULL, serve, e), 0);
+}
+
+static void ev_start(evserver *e, const ss_event_handler_class *hc,
+                     ss_tls_context *implicit, ss_tls_context *starttls)
+{
+    ev_start_at(e, &ss_event_tcp_server_class, "127.0.0.1:0", hc, implicit,
+                starttls);
 }
 
 static void ev_stop(evserver *e)
@@ -560,6 +568,35 @@ Test(event_tls, shutdown_closes_pending_handshakes, .timeout = 60)
     tt_client_close(&c);
     cr_assert_eq(e.connects, 1);
     cr_assert_eq(e.closes, 1);
+    ss_tls_context_close(&cctx);
+    ss_tls_context_close(&sctx);
+}
+
+Test(event_tls, unix_stream_server, .timeout = 60)
+{
+    ss_tls_context sctx, cctx;
+    tt_server_ctx(&sctx, NULL);
+    tt_client_ctx(&cctx, NULL);
+    char dir[256], addr[320];
+    ts_mkdtemp("evtls-unix", dir, sizeof dir);
+    snprintf(addr, sizeof addr, "unix:%s/s", dir);
+    evserver e;
+    ev_start_at(&e, &ss_event_unix_stream_server_class, addr, &line_class,
+                &sctx, NULL);
+    tt_client c;
+    c.fd = ts_connect(&e.addr, SOCK_STREAM, 5.0);
+    cr_assert_geq(c.fd, 0);
+    ss_error err;
+    ss_error_clear(&err);
+    cr_assert_eq(ss_tls_connect(&c.conn, &cctx, c.fd, "localhost", NULL, &err),
+                 0, "%s", err.msg);
+    char buf[64];
+    tt_client_exchange(&c, "VERSION\n", buf, sizeof buf);
+    cr_assert_str_eq(buf, "TLSv1.3\n");
+    tt_client_close(&c);
+    ev_stop(&e);
+    cr_assert_eq(e.errors, 0, "%s", e.last_error);
+    ts_rmtree(dir);
     ss_tls_context_close(&cctx);
     ss_tls_context_close(&sctx);
 }

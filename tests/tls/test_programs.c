@@ -77,6 +77,24 @@ Test(python, ssl_module_echoes_through_a_forking_echo_server)
     python_echo("forking");
 }
 
+Test(python, ssl_module_echoes_through_a_uv_echo_server)
+{
+    python_echo("uv");
+}
+
+Test(python, ssl_module_refuses_an_expired_certificate_uv)
+{
+    const tt_pki *p = tt_pki_get();
+    running r;
+    start_echo(&r, "uv", p->expired_cert, p->expired_key);
+    char out[512] = "", err[4096] = "";
+    int st = python(&r, p->ca_cert, true, out, sizeof out, err, sizeof err);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "python: %s%s", out, err);
+    cr_assert(strstr(out, "refused certificate has expired"), "%s", out);
+    stop_echo(&r);
+    cr_assert(strstr(r.proc.err, "TLS handshake with 127.0.0.1"), "%s", r.proc.err);
+}
+
 Test(python, ssl_module_refuses_an_expired_certificate)
 {
     const tt_pki *p = tt_pki_get();
@@ -110,6 +128,20 @@ Test(echo_client, tls_with_the_ca_echoes_every_line)
     const tt_pki *p = tt_pki_get();
     running r;
     start_echo(&r, "threading", p->server_cert, p->server_key);
+    char out[256] = "", err[1024] = "";
+    const char *in = "one\ntwo\nthree\n";
+    int st = echo_client(&r, (char *[]){"--tls", "--cacert", (char *)p->ca_cert, NULL},
+                         in, out, sizeof out, err, sizeof err);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", err);
+    cr_assert_str_eq(out, in);
+    stop_echo(&r);
+}
+
+Test(echo_client, tls_with_the_ca_echoes_every_line_uv)
+{
+    const tt_pki *p = tt_pki_get();
+    running r;
+    start_echo(&r, "uv", p->server_cert, p->server_key);
     char out[256] = "", err[1024] = "";
     const char *in = "one\ntwo\nthree\n";
     int st = echo_client(&r, (char *[]){"--tls", "--cacert", (char *)p->ca_cert, NULL},
