@@ -397,6 +397,7 @@ static void on_tls_timeout(uv_timer_t *tm)
         return;
     }
     ss_error err;
+    ss_error_clear(&err); /* not fatal */
     char peer[SS_ADDRSTRLEN];
     ss_error_set(&err, -ETIMEDOUT, "TLS handshake with %s: not done within "
                  "%g s", ss_addr_format(&handler_of(c)->client_address, peer,
@@ -491,6 +492,7 @@ static void on_written(uv_write_t *req, int status)
         return;
     if (status < 0) {
         ss_error err;
+        ss_error_clear(&err); /* not fatal */
         ss_error_set(&err, status, "write: %s", uv_strerror(status));
         conn_fail(c, status, &err, "write");
         return;
@@ -530,13 +532,19 @@ static int raw_write(struct conn *c, const void *buf, size_t len)
     ss_event_handler *h = handler_of(c);
     size_t done = 0;
     if (c->queued == 0) { /* nothing ahead of us: try the socket at once */
-        uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-        int n = uv_try_write(&c->io.stream, &b, 1);
+        /* send(MSG_NOSIGNAL) rather than uv_try_write's write(): a peer
+         * that has gone (a close_notify answered after the client closed)
+         * is -EPIPE, not a SIGPIPE that kills a program which did not
+         * ignore it.  libuv's queue is empty when ours is. */
+        ssize_t n;
+        do
+            n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
         if (n >= 0) {
             done = (size_t)n;
             ss__count(c->ev->server, SS__BYTES_OUT, done);
-        } else if (n != UV_EAGAIN) {
-            return n;
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            return -errno;
         }
         if (done == len)
             return 0;
