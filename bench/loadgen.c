@@ -38,6 +38,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -541,28 +542,70 @@ static void *worker_main(void *arg)
 
 /* --- idle connections ----------------------------------------------------- */
 
-/* One idle TLS connection: handshake, one byte echoed, then kept. */
-static SSL *open_idle_tls(int fd, long i)
+/* A batch of idle TLS connections, fds[base..end) and ssls[base..end):
+ * the handshakes run side by side (non-blocking, poll), then one byte is
+ * echoed on each over TLS.  One at a time, each handshake would wait out
+ * the scheduler of a busy machine several times over. */
+static void open_idle_tls(int *fds, SSL **ssls, long base, long end)
 {
-    struct timeval tv = {.tv_sec = 10};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    SSL *ssl = SSL_new(ssl_ctx);
-    if (!ssl || SSL_set_fd(ssl, fd) != 1)
-        fail("SSL_new failed");
-    /* Ten thousand of them: no 34 KB of record buffers each while idle. */
-    SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
-    SSL_set_tlsext_host_name(ssl, "localhost");
-    if (SSL_connect(ssl) != 1)
-        fail("idle connection %ld: TLS handshake failed", i);
-    char b = 0;
-    if (SSL_write(ssl, "i", 1) != 1 || SSL_read(ssl, &b, 1) != 1 || b != 'i')
-        fail("idle connection %ld: no echo over TLS", i);
-    return ssl;
+    struct pollfd pf[IDLE_BATCH];
+    bool done[IDLE_BATCH] = {false};
+    long n = end - base, left = n;
+    for (long i = 0; i < n; i++) {
+        int fd = fds[base + i] = connect_blocking();
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        SSL *ssl = ssls[base + i] = SSL_new(ssl_ctx);
+        if (!ssl || SSL_set_fd(ssl, fd) != 1)
+            fail("SSL_new failed");
+        /* Ten thousand of them: no 34 KB of record buffers each while idle. */
+        SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+        SSL_set_tlsext_host_name(ssl, "localhost");
+        SSL_set_connect_state(ssl);
+    }
+    uint64_t deadline = now_ns() + STALL_MS * 1000000ull;
+    while (left > 0) {
+        nfds_t k = 0;
+        for (long i = 0; i < n; i++) {
+            if (done[i])
+                continue;
+            SSL *ssl = ssls[base + i];
+            int r = SSL_do_handshake(ssl);
+            if (r == 1) {
+                done[i] = true;
+                left--;
+                continue;
+            }
+            int e = SSL_get_error(ssl, r);
+            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+                fail("idle connection %ld: TLS handshake failed", base + i);
+            pf[k].fd = fds[base + i];
+            pf[k].events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+            k++;
+        }
+        if (left == 0)
+            break;
+        if (now_ns() > deadline)
+            fail("idle connections: %ld TLS handshakes not done in %d ms",
+                 left, STALL_MS);
+        poll(pf, k, 1000);
+    }
+    for (long i = base; i < end; i++) {
+        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) & ~O_NONBLOCK);
+        struct timeval tv = {.tv_sec = 10};
+        setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        if (SSL_write(ssls[i], "i", 1) != 1)
+            fail("idle connection %ld: TLS write failed", i);
+    }
+    for (long i = base; i < end; i++) {
+        char b = 0;
+        if (SSL_read(ssls[i], &b, 1) != 1 || b != 'i')
+            fail("idle connection %ld: no echo over TLS", i);
+    }
 }
 
 /* Opens k connections and proves each is served by one echoed byte.  In
- * batches, so that a server which accepts slowly sees a short queue.  TLS
- * connections (*ssls) go one at a time: each handshake is a round trip. */
+ * batches, so that a server which accepts slowly sees a short queue (TLS
+ * ones too, *ssls). */
 static int *open_idle(long k, SSL ***ssls)
 {
     if (opt.tls) {
@@ -570,10 +613,9 @@ static int *open_idle(long k, SSL ***ssls)
         *ssls = calloc((size_t)(k ? k : 1), sizeof **ssls);
         if (!fds || !*ssls)
             fail("out of memory");
-        for (long i = 0; i < k; i++) {
-            fds[i] = connect_blocking();
-            (*ssls)[i] = open_idle_tls(fds[i], i);
-        }
+        for (long base = 0; base < k; base += IDLE_BATCH)
+            open_idle_tls(fds, *ssls, base,
+                          base + IDLE_BATCH < k ? base + IDLE_BATCH : k);
         return fds;
     }
     int *fds = malloc((size_t)(k ? k : 1) * sizeof *fds);
