@@ -37,6 +37,7 @@ struct peer {
     pthread_t thread;
     ss_tls_conn conn; /* the peer thread's only, until joined */
     int fd;
+    unsigned accept_flags; /* ss_tls_accept_ex */
 
     /* results, read after join */
     int accept_rc;
@@ -58,7 +59,8 @@ static void *peer_main(void *arg)
     setsockopt(p->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     ss_error err;
     ss_error_clear(&err);
-    p->accept_rc = ss_tls_accept(&p->conn, p->ctx, p->fd, NULL, &err);
+    p->accept_rc = ss_tls_accept_ex(&p->conn, p->ctx, p->fd, NULL,
+                                    p->accept_flags, &err);
     if (p->accept_rc == 0) {
         p->fn(p);
         ss_tls_conn_close(&p->conn);
@@ -68,11 +70,13 @@ static void *peer_main(void *arg)
     return NULL;
 }
 
-static void peer_start(peer *p, ss_tls_context *ctx, peer_fn fn)
+static void peer_start_flags(peer *p, ss_tls_context *ctx, peer_fn fn,
+                             unsigned accept_flags)
 {
     memset(p, 0, sizeof *p);
     p->ctx = ctx;
     p->fn = fn;
+    p->accept_flags = accept_flags;
     cr_assert_eq(pipe(p->go), 0);
     p->listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     cr_assert_geq(p->listener, 0);
@@ -84,6 +88,11 @@ static void peer_start(peer *p, ss_tls_context *ctx, peer_fn fn)
     cr_assert_eq(getsockname(p->listener, (struct sockaddr *)&p->addr.sa,
                              &p->addr.len), 0);
     cr_assert_eq(pthread_create(&p->thread, NULL, peer_main, p), 0);
+}
+
+static void peer_start(peer *p, ss_tls_context *ctx, peer_fn fn)
+{
+    peer_start_flags(p, ctx, fn, 0);
 }
 
 static void peer_release(peer *p)
@@ -413,5 +422,57 @@ Test(failed, eof_without_close_notify_is_a_failure_a_clean_close_is_not)
     cr_assert_not(ss_tls_conn_failed(&zero));
     cr_assert_not(ss_tls_conn_failed(NULL));
     ss_tls_context_close(&cctx);
+    ss_tls_context_close(&sctx);
+}
+
+/* --- no tickets on one connection ----------------------------------------- */
+
+static void say_hi(peer *p)
+{
+    send_all(&p->conn.base, "hi\n", 3);
+    char buf[64];
+    while (p->conn.base.recv(&p->conn.base, buf, sizeof buf) > 0)
+        ;
+    ss_tls_conn_shutdown(&p->conn);
+}
+
+/* Whether a TLS 1.3 client holds a session (a ticket) once it has read the
+ * server's first bytes, which come after the tickets. */
+static bool client_gets_a_ticket(unsigned accept_flags)
+{
+    ss_tls_context sctx, cctx;
+    tt_server_ctx(&sctx, NULL);
+    tt_client_ctx(&cctx, NULL);
+    peer p;
+    peer_start_flags(&p, &sctx, say_hi, accept_flags);
+    tt_client c;
+    tt_client_open(&c, &p.addr, &cctx, NULL);
+    char buf[16];
+    cr_assert_eq(tt_readline(&c.conn.base, buf, sizeof buf), 3);
+    cr_assert_str_eq(buf, "hi\n");
+    cr_assert_str_eq(ss_tls_conn_version(&c.conn), "TLSv1.3");
+    bool got = c.conn.fresh_session != NULL;
+    tt_client_close(&c);
+    peer_join(&p);
+    cr_assert_eq(p.accept_rc, 0);
+    ss_tls_context_close(&cctx);
+    ss_tls_context_close(&sctx);
+    return got;
+}
+
+Test(tickets, accept_ex_no_tickets_sends_none_on_that_connection)
+{
+    cr_assert(client_gets_a_ticket(0), "the default sends tickets");
+    cr_assert_not(client_gets_a_ticket(SS_TLS_ACCEPT_NO_TICKETS));
+}
+
+Test(tickets, accept_ex_refuses_unknown_flags)
+{
+    ss_tls_context sctx;
+    tt_server_ctx(&sctx, NULL);
+    ss_tls_conn c;
+    ss_error err;
+    ss_error_clear(&err);
+    cr_assert_eq(ss_tls_accept_ex(&c, &sctx, -1, NULL, 0x80, &err), -EINVAL);
     ss_tls_context_close(&sctx);
 }
