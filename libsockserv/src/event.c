@@ -22,13 +22,17 @@
 
 const ss_mixin ss_event_mixin = {.name = "EventMixIn"};
 
-/* The one read buffer a server lends to whichever connection has data.
- * A TLS connection decrypts into it too, once the ciphertext has been
- * copied into OpenSSL's read BIO. */
+/* The one read buffer a server lends to whichever connection has data;
+ * TLS connections decrypt into a second one of the same size. */
 #define READ_BUFFER_SIZE 65536
-/* A TLS write is encrypted and handed to the socket this much at a time,
- * so the ciphertext waiting in OpenSSL's write BIO stays small. */
-#define TLS_WRITE_CHUNK 65536
+/* TLS moves ciphertext through OpenSSL's memory BIOs a record at a time
+ * (the largest record is 16 KiB of plaintext plus its overhead), so each
+ * BIO's buffer settles at one record's size and is reused: feeding or
+ * encrypting 64 KiB at once would grow it to 87 KiB, and replacing such
+ * buffers as they grow makes malloc hand memory back to the kernel and
+ * take it again on every message. */
+#define TLS_FEED_CHUNK (16384 + 2048 + 5)
+#define TLS_WRITE_CHUNK 16384
 
 struct conn {
     struct ss_event *ev;
@@ -63,6 +67,7 @@ struct ss_event {
     size_t nconns;                     /* atomic: read from any thread */
     unsigned char *rbuf;
     bool rbuf_lent;
+    unsigned char *tls_plain; /* TLS plaintext, on_data's; first TLS use */
     bool orphaned; /* server_close ran with connections still closing */
 };
 
@@ -207,6 +212,7 @@ static void conn_free(struct conn *c)
     free(c);
     if (__atomic_sub_fetch(&ev->nconns, 1, __ATOMIC_ACQ_REL) == 0 && ev->orphaned) {
         free(ev->rbuf);
+        free(ev->tls_plain);
         free(ev);
     }
 }
@@ -344,12 +350,11 @@ static int tls_established(struct conn *c, ss_error *err, const char **what)
 }
 
 /* Runs the TLS engine over what has been fed: the handshake, then the
- * plaintext to on_data (buf: the lent read buffer, whose ciphertext is in
- * the read BIO by now), until it needs more input. */
-static int tls_pump(struct conn *c, unsigned char *buf, ss_error *err,
-                    const char **what)
+ * plaintext to on_data, until it needs more input. */
+static int tls_pump(struct conn *c, ss_error *err, const char **what)
 {
     struct ss_evtls *t = c->tls;
+    struct ss_event *ev = c->ev;
     ss_event_handler *h = handler_of(c);
     if (!ss__evtls_established(t)) {
         *what = "TLS handshake";
@@ -364,6 +369,9 @@ static int tls_pump(struct conn *c, unsigned char *buf, ss_error *err,
         if ((rc = tls_established(c, err, what)) < 0 || c->closing)
             return rc;
     }
+    if (!ev->tls_plain && !(ev->tls_plain = malloc(READ_BUFFER_SIZE)))
+        return ss_error_set(err, -ENOMEM, "TLS: out of memory");
+    unsigned char *buf = ev->tls_plain;
     while (!c->closing) {
         *what = "TLS";
         ssize_t n = ss__evtls_read(t, buf, READ_BUFFER_SIZE, err);
@@ -438,12 +446,18 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     if (nread > 0)
         ss__count(ev->server, SS__BYTES_IN, (uint64_t)nread);
     if (nread > 0 && !c->closing && c->tls) {
-        what = "TLS";
-        rc = ss__evtls_feed(c->tls, buf->base, (size_t)nread);
-        if (rc < 0)
-            ss_error_set(&err, rc, "TLS: out of memory");
-        else
-            rc = tls_pump(c, (unsigned char *)buf->base, &err, &what);
+        const char *p = buf->base;
+        for (size_t left = (size_t)nread; left > 0 && rc == 0 && !c->closing;) {
+            size_t n = left < TLS_FEED_CHUNK ? left : TLS_FEED_CHUNK;
+            what = "TLS";
+            rc = ss__evtls_feed(c->tls, p, n);
+            if (rc < 0)
+                ss_error_set(&err, rc, "TLS: out of memory");
+            else
+                rc = tls_pump(c, &err, &what);
+            p += n;
+            left -= n;
+        }
     } else if (nread > 0 && !c->closing) {
         rc = ev->vt.on_data(h, (const unsigned char *)buf->base, (size_t)nread,
                             &err);
@@ -863,6 +877,7 @@ void ss_event_mixin_server_close(ss_server *s)
         return;
     }
     free(ev->rbuf);
+    free(ev->tls_plain);
     free(ev);
 }
 

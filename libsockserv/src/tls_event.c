@@ -25,10 +25,12 @@
 #include "internal.h"
 #include "tls_internal.h"
 
-/* A memory BIO keeps the largest buffer it ever needed.  One that has
- * grown past this (a bulk transfer) is replaced by a fresh one once it is
- * empty, so an idle connection holds a few KB, not its busiest moment. */
-#define KEEP_BIO_BYTES 4096
+/* A memory BIO keeps the largest buffer it ever needed.  event.c moves a
+ * record at a time, which settles each BIO at about 22 KB; one that has
+ * grown beyond this (a STARTTLS backlog encrypted at once) is replaced by
+ * a fresh one once it is empty, so that a connection does not hold its
+ * busiest moment for the rest of its life. */
+#define KEEP_BIO_BYTES 32768
 
 struct ss_evtls {
     ss_tls_conn conn;   /* first: ss__evtls_conn is a cast */
