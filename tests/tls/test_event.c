@@ -229,7 +229,7 @@ static int python(const char *mode, const evserver *e, char *out, size_t cap)
     char err[4096];
     int st = ts_run(argv, NULL, 0, out, cap, err, sizeof err, 120.0);
     if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
-        cr_log_error("python %s: %s", mode, err);
+        fprintf(stderr, "python %s: %s\n", mode, err);
     return st;
 }
 
