@@ -240,9 +240,14 @@ void ss__evtls_trim(struct ss_evtls *t)
 {
     SSL *ssl = t->conn.ssl;
     BIO *r = SSL_get_rbio(ssl);
-    if (t->established && BIO_ctrl_pending(r) == 0 &&
-        capacity(r) > KEEP_BIO_BYTES)
+    if (!t->established || BIO_ctrl_pending(r) != 0)
+        return;
+    if (capacity(r) > KEEP_BIO_BYTES)
         replace_bio(ssl, true);
+    /* The record buffers the handshake left (SSL_MODE_RELEASE_BUFFERS
+     * frees them only after application data); a no-op while a record is
+     * half read. */
+    SSL_free_buffers(ssl);
 }
 
 /* --- the read side --------------------------------------------------------- */
@@ -280,7 +285,13 @@ ssize_t ss__evtls_read(struct ss_evtls *t, unsigned char *buf, size_t cap,
     /* Several records per call: on_data is called once per 64 KiB, not
      * once per 16 KiB record. */
     size_t got = 0;
+    BIO *rbio = SSL_get_rbio(c->ssl);
     while (got < cap) {
+        /* Nothing fed and nothing decrypted: SSL_read could only say so,
+         * after allocating its 17 KB read buffer again for a record
+         * header that is not there - and keep it while idle. */
+        if (BIO_ctrl_pending(rbio) == 0 && SSL_pending(c->ssl) == 0)
+            return got ? (ssize_t)got : -EAGAIN;
         size_t n = 0;
         ERR_clear_error();
         if (SSL_read_ex(c->ssl, buf + got, cap - got, &n) == 1) {
