@@ -233,32 +233,22 @@ static int python(const char *mode, const evserver *e, char *out, size_t cap)
     return st;
 }
 
-/* Reads until EOF or a reset: the server dropped us.  0, or -errno
- * (-EAGAIN when the 5 s socket timeout passed first). */
-static int wait_dropped(int fd)
-{
-    char buf[512];
-    for (;;) {
-        ssize_t r = recv(fd, buf, sizeof buf, 0);
-        if (r == 0 || (r < 0 && errno == ECONNRESET))
-            return 0;
-        if (r < 0)
-            return -errno;
-    }
-}
-
 /* --- the tests -------------------------------------------------------------- */
 
-Test(event_tls, python_ssl_echoes_a_mebibyte_byte_exact, .timeout = 120)
+/* Runs event_client.py MODE against a fresh server and checks its "ok"
+ * line starts with expect; no handle_error call on the way. */
+static void python_case(const char *mode, const ss_event_handler_class *hc,
+                        const ss_tls_options *server_opt, bool starttls,
+                        const char *expect)
 {
     ss_tls_context sctx;
-    tt_server_ctx(&sctx, NULL);
+    tt_server_ctx(&sctx, server_opt);
     evserver e;
-    ev_start(&e, &echo_class, &sctx, NULL);
+    ev_start(&e, hc, starttls ? NULL : &sctx, starttls ? &sctx : NULL);
     char out[512];
-    int st = python("big", &e, out, sizeof out);
+    int st = python(mode, &e, out, sizeof out);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
-    cr_assert(strstr(out, "ok TLSv1.3 1048576"), "%s", out);
+    cr_assert(strncmp(out, expect, strlen(expect)) == 0, "%s", out);
     ev_stop(&e);
     cr_assert_eq(e.errors, 0, "%s", e.last_error);
     cr_assert_eq(e.connects, 1);
@@ -266,65 +256,30 @@ Test(event_tls, python_ssl_echoes_a_mebibyte_byte_exact, .timeout = 120)
     ss_tls_context_close(&sctx);
 }
 
+Test(event_tls, python_ssl_echoes_a_mebibyte_byte_exact, .timeout = 120)
+{
+    python_case("big", &echo_class, NULL, false, "ok TLSv1.3 1048576");
+}
+
 Test(event_tls, python_ssl_over_tls12, .timeout = 120)
 {
-    ss_tls_context sctx;
     ss_tls_options o = {.max_version = 0x0303};
-    tt_server_ctx(&sctx, &o);
-    evserver e;
-    ev_start(&e, &echo_class, &sctx, NULL);
-    char out[512];
-    int st = python("big", &e, out, sizeof out);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
-    cr_assert(strstr(out, "ok TLSv1.2 1048576"), "%s", out);
-    ev_stop(&e);
-    cr_assert_eq(e.errors, 0, "%s", e.last_error);
-    ss_tls_context_close(&sctx);
+    python_case("big", &echo_class, &o, false, "ok TLSv1.2 1048576");
 }
 
 Test(event_tls, peer_sees_close_notify, .timeout = 60)
 {
-    ss_tls_context sctx;
-    tt_server_ctx(&sctx, NULL);
-    evserver e;
-    ev_start(&e, &line_class, &sctx, NULL);
-    char out[512];
-    int st = python("quit", &e, out, sizeof out);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
-    cr_assert(strstr(out, "ok close_notify"), "%s", out);
-    ev_stop(&e);
-    cr_assert_eq(e.errors, 0, "%s", e.last_error);
-    ss_tls_context_close(&sctx);
+    python_case("quit", &line_class, NULL, false, "ok close_notify");
 }
 
 Test(event_tls, records_arriving_byte_by_byte, .timeout = 60)
 {
-    ss_tls_context sctx;
-    tt_server_ctx(&sctx, NULL);
-    evserver e;
-    ev_start(&e, &echo_class, &sctx, NULL);
-    char out[512];
-    int st = python("pieces", &e, out, sizeof out);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
-    cr_assert(strstr(out, "ok TLSv1.3"), "%s", out);
-    ev_stop(&e);
-    cr_assert_eq(e.errors, 0, "%s", e.last_error);
-    ss_tls_context_close(&sctx);
+    python_case("pieces", &echo_class, NULL, false, "ok TLSv1.3");
 }
 
 Test(event_tls, starttls_in_place_with_python, .timeout = 60)
 {
-    ss_tls_context sctx;
-    tt_server_ctx(&sctx, NULL);
-    evserver e;
-    ev_start(&e, &line_class, NULL, &sctx); /* plaintext until STARTTLS */
-    char out[512];
-    int st = python("starttls", &e, out, sizeof out);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
-    cr_assert(strstr(out, "ok TLSv1.3"), "%s", out);
-    ev_stop(&e);
-    cr_assert_eq(e.errors, 0, "%s", e.last_error);
-    ss_tls_context_close(&sctx);
+    python_case("starttls", &line_class, NULL, true, "ok TLSv1.3");
 }
 
 /* The ClientHello glued to the command: it reaches the handler inside the
@@ -338,43 +293,13 @@ Test(event_tls, starttls_with_the_hello_in_the_same_write, .timeout = 60)
     ev_start(&e, &line_class, NULL, &sctx);
     int fd = tt_connect(&e.addr);
 
-    SSL *ssl = SSL_new(cctx.ssl_ctx);
-    BIO *rb = BIO_new(BIO_s_mem()), *wb = BIO_new(BIO_s_mem());
-    SSL_set_bio(ssl, rb, wb);
-    SSL_set1_host(ssl, "localhost");
-    SSL_set_tlsext_host_name(ssl, "localhost");
-    SSL_set_connect_state(ssl);
-    cr_assert_eq(SSL_do_handshake(ssl), -1);
-    char *hello;
-    long hello_len = BIO_get_mem_data(wb, &hello);
-    cr_assert_gt(hello_len, 0);
-    static char burst[8192];
-    cr_assert_lt((size_t)hello_len + 9, sizeof burst);
-    memcpy(burst, "STARTTLS\n", 9);
-    memcpy(burst + 9, hello, (size_t)hello_len);
-    cr_assert_eq(ts_write_full(fd, burst, 9 + (size_t)hello_len), 0);
-    (void)BIO_reset(wb);
-
+    SSL *ssl = tt_glued_hello(&cctx, fd, "STARTTLS\n");
     char ok[4] = {0};
     cr_assert_eq(ts_read_full(fd, ok, 3), 3);
     cr_assert_str_eq(ok, "OK\n");
-    BIO *sb = BIO_new_socket(fd, BIO_NOCLOSE);
-    SSL_set_bio(ssl, sb, sb);
-    int r = SSL_do_handshake(ssl);
-    cr_assert_eq(r, 1, "handshake: %d (server: %s)", SSL_get_error(ssl, r),
-                 e.last_error);
-    const char *msg = "VERSION\n";
-    cr_assert_eq(SSL_write(ssl, msg, (int)strlen(msg)), (int)strlen(msg));
-    char reply[64] = {0};
-    int n = 0;
-    while (n < (int)sizeof reply - 1 && (n == 0 || reply[n - 1] != '\n')) {
-        int k = SSL_read(ssl, reply + n, 1);
-        cr_assert_eq(k, 1);
-        n += k;
-    }
+    char reply[64];
+    tt_glued_finish(ssl, fd, "VERSION\n", reply, sizeof reply, e.last_error);
     cr_assert_str_eq(reply, "TLSv1.3\n");
-    SSL_shutdown(ssl);
-    SSL_free(ssl);
     close(fd);
     ev_stop(&e);
     cr_assert_eq(e.errors, 0, "%s", e.last_error);
@@ -462,7 +387,7 @@ Test(event_tls, stalled_handshake_times_out_without_holding_the_loop,
     /* ...which then ends it. */
     struct timeval tv = {20, 0};
     setsockopt(stalled, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    cr_assert_eq(wait_dropped(stalled), 0);
+    cr_assert_eq(tt_wait_dropped(stalled), 0);
     cr_assert_geq(ts_now() - start, 3.0);
     close(stalled);
     cr_assert_eq(ev_wait(&e, &e.errors, 1, 10.0), 1);
@@ -487,7 +412,7 @@ Test(event_tls, garbage_instead_of_a_client_hello_is_dropped_and_reported,
     int fd = tt_connect(&e.addr);
     const char *http = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
     cr_assert_eq(ts_write_full(fd, http, strlen(http)), 0);
-    cr_assert_eq(wait_dropped(fd), 0);
+    cr_assert_eq(tt_wait_dropped(fd), 0);
     close(fd);
     cr_assert_eq(ev_wait(&e, &e.errors, 1, 10.0), 1);
     cr_assert(strstr(e.last_error, "TLS handshake with 127.0.0.1"), "%s",
@@ -499,7 +424,7 @@ Test(event_tls, garbage_instead_of_a_client_hello_is_dropped_and_reported,
     for (size_t i = 0; i < sizeof noise; i++)
         noise[i] = (unsigned char)(i * 151 + 7);
     cr_assert_eq(ts_write_full(fd, noise, sizeof noise), 0);
-    cr_assert_eq(wait_dropped(fd), 0);
+    cr_assert_eq(tt_wait_dropped(fd), 0);
     close(fd);
     cr_assert_eq(ev_wait(&e, &e.errors, 2, 10.0), 2);
     tt_client c;
@@ -563,7 +488,7 @@ Test(event_tls, shutdown_closes_pending_handshakes, .timeout = 60)
     double start = ts_now();
     ev_stop(&e);
     cr_assert_lt(ts_now() - start, 5.0);
-    cr_assert_eq(wait_dropped(silent), 0);
+    cr_assert_eq(tt_wait_dropped(silent), 0);
     close(silent);
     tt_client_close(&c);
     cr_assert_eq(e.connects, 1);

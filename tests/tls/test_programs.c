@@ -82,24 +82,11 @@ Test(python, ssl_module_echoes_through_a_uv_echo_server)
     python_echo("uv");
 }
 
-Test(python, ssl_module_refuses_an_expired_certificate_uv)
+static void python_refuses_expired(const char *mode)
 {
     const tt_pki *p = tt_pki_get();
     running r;
-    start_echo(&r, "uv", p->expired_cert, p->expired_key);
-    char out[512] = "", err[4096] = "";
-    int st = python(&r, p->ca_cert, true, out, sizeof out, err, sizeof err);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "python: %s%s", out, err);
-    cr_assert(strstr(out, "refused certificate has expired"), "%s", out);
-    stop_echo(&r);
-    cr_assert(strstr(r.proc.err, "TLS handshake with 127.0.0.1"), "%s", r.proc.err);
-}
-
-Test(python, ssl_module_refuses_an_expired_certificate)
-{
-    const tt_pki *p = tt_pki_get();
-    running r;
-    start_echo(&r, "threading", p->expired_cert, p->expired_key);
+    start_echo(&r, mode, p->expired_cert, p->expired_key);
     char out[512] = "", err[4096] = "";
     int st = python(&r, p->ca_cert, true, out, sizeof out, err, sizeof err);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "python: %s%s", out, err);
@@ -107,6 +94,16 @@ Test(python, ssl_module_refuses_an_expired_certificate)
     /* The server reported the client's alert, and stops cleanly. */
     stop_echo(&r);
     cr_assert(strstr(r.proc.err, "TLS handshake with 127.0.0.1"), "%s", r.proc.err);
+}
+
+Test(python, ssl_module_refuses_an_expired_certificate_uv)
+{
+    python_refuses_expired("uv");
+}
+
+Test(python, ssl_module_refuses_an_expired_certificate)
+{
+    python_refuses_expired("threading");
 }
 
 /* --- echo-client --tls --------------------------------------------------- */
@@ -123,11 +120,11 @@ static int echo_client(const running *r, char *const extra[], const char *in,
     return ts_run(argv, in, strlen(in), out, cap, err, ecap, 30.0);
 }
 
-Test(echo_client, tls_with_the_ca_echoes_every_line)
+static void echo_client_lines(const char *mode)
 {
     const tt_pki *p = tt_pki_get();
     running r;
-    start_echo(&r, "threading", p->server_cert, p->server_key);
+    start_echo(&r, mode, p->server_cert, p->server_key);
     char out[256] = "", err[1024] = "";
     const char *in = "one\ntwo\nthree\n";
     int st = echo_client(&r, (char *[]){"--tls", "--cacert", (char *)p->ca_cert, NULL},
@@ -137,18 +134,14 @@ Test(echo_client, tls_with_the_ca_echoes_every_line)
     stop_echo(&r);
 }
 
+Test(echo_client, tls_with_the_ca_echoes_every_line)
+{
+    echo_client_lines("threading");
+}
+
 Test(echo_client, tls_with_the_ca_echoes_every_line_uv)
 {
-    const tt_pki *p = tt_pki_get();
-    running r;
-    start_echo(&r, "uv", p->server_cert, p->server_key);
-    char out[256] = "", err[1024] = "";
-    const char *in = "one\ntwo\nthree\n";
-    int st = echo_client(&r, (char *[]){"--tls", "--cacert", (char *)p->ca_cert, NULL},
-                         in, out, sizeof out, err, sizeof err);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", err);
-    cr_assert_str_eq(out, in);
-    stop_echo(&r);
+    echo_client_lines("uv");
 }
 
 Test(echo_client, tls_refuses_an_expired_certificate_unless_insecure)

@@ -15,20 +15,6 @@
 #include "support.h"
 #include "tlstest.h"
 
-/* Reads until EOF or error: the server dropped us.  Returns 0 on EOF or
- * ECONNRESET, the error otherwise (-EAGAIN after the 5 s socket timeout). */
-static int wait_dropped(int fd)
-{
-    char buf[512];
-    for (;;) {
-        ssize_t r = recv(fd, buf, sizeof buf, 0);
-        if (r == 0 || (r < 0 && errno == ECONNRESET))
-            return 0;
-        if (r < 0)
-            return -errno;
-    }
-}
-
 static void silent_client_does_not_stall(const ss_server_class *cls)
 {
     ss_tls_context sctx, cctx;
@@ -58,7 +44,7 @@ static void silent_client_does_not_stall(const ss_server_class *cls)
     tt_server_stop(&t); /* pending handshakes do not delay the stop */
     cr_assert_lt(ts_now() - stop_start, 3.0);
     for (int i = 0; i < 3; i++) {
-        cr_assert_eq(wait_dropped(silent[i]), 0, "silent client %d not closed", i);
+        cr_assert_eq(tt_wait_dropped(silent[i]), 0, "silent client %d not closed", i);
         close(silent[i]);
     }
     ss_tls_context_close(&cctx);
@@ -92,7 +78,7 @@ Test(stall, stalled_handshake_times_out_into_handle_error)
     cr_assert_eq(tt_wait_errors(&t, 1, 5.0), 1);
     cr_assert(strstr(t.last_error, "not done within 0.3 s"), "%s", t.last_error);
     cr_assert(strstr(t.last_error, "127.0.0.1"), "%s", t.last_error);
-    cr_assert_eq(wait_dropped(fd), 0);
+    cr_assert_eq(tt_wait_dropped(fd), 0);
     cr_assert_lt(ts_now() - start, 3.0);
     cr_assert_eq(t.handled, 0, "handle() ran for a client without TLS");
     close(fd);
@@ -114,7 +100,7 @@ Test(stall, half_a_client_hello_times_out)
     cr_assert_eq(ts_write_full(fd, part, sizeof part), 0);
     cr_assert_eq(tt_wait_errors(&t, 1, 5.0), 1);
     cr_assert(strstr(t.last_error, "not done within"), "%s", t.last_error);
-    cr_assert_eq(wait_dropped(fd), 0);
+    cr_assert_eq(tt_wait_dropped(fd), 0);
     close(fd);
     tt_server_stop(&t);
     ss_tls_context_close(&sctx);
@@ -131,7 +117,7 @@ static void plaintext_dropped(const ss_server_class *cls)
     int fd = tt_connect(&t.addr);
     const char *line = "GET / HTTP/1.0\r\n\r\n";
     cr_assert_eq(ts_write_full(fd, line, strlen(line)), 0);
-    cr_assert_eq(wait_dropped(fd), 0, "plaintext client was not dropped");
+    cr_assert_eq(tt_wait_dropped(fd), 0, "plaintext client was not dropped");
     close(fd);
     cr_assert_eq(tt_wait_errors(&t, 1, 5.0), 1);
     cr_assert(strstr(t.last_error, "TLS handshake with 127.0.0.1:"), "%s",

@@ -37,25 +37,8 @@ static void upgrade_with_hello_in_the_same_write(const ss_server_class *cls)
     cr_assert_gt(ts_read_line(fd, line, sizeof line), 0);
     cr_assert_str_eq(line, "plain\n");
 
-    /* The client's first flight made into memory, so that it can go out
-     * glued to the command. */
-    SSL *ssl = SSL_new(cctx.ssl_ctx);
-    BIO *rb = BIO_new(BIO_s_mem()), *wb = BIO_new(BIO_s_mem());
-    SSL_set_bio(ssl, rb, wb);
-    SSL_set1_host(ssl, "localhost");
-    SSL_set_tlsext_host_name(ssl, "localhost");
-    SSL_set_connect_state(ssl);
-    cr_assert_eq(SSL_do_handshake(ssl), -1);
-    cr_assert_eq(SSL_get_error(ssl, -1), SSL_ERROR_WANT_READ);
-    char *hello;
-    long hello_len = BIO_get_mem_data(wb, &hello);
-    cr_assert_gt(hello_len, 0);
-    static char burst[8192];
-    cr_assert_lt((size_t)hello_len + 9, sizeof burst);
-    memcpy(burst, "STARTTLS\n", 9);
-    memcpy(burst + 9, hello, (size_t)hello_len);
-    cr_assert_eq(ts_write_full(fd, burst, 9 + (size_t)hello_len), 0);
-    (void)BIO_reset(wb);
+    /* The client's first flight made in memory, out glued to the command. */
+    SSL *ssl = tt_glued_hello(&cctx, fd, "STARTTLS\n");
 
     /* The plaintext "OK\n", byte-exact so no TLS byte is taken. */
     char ok[4] = {0};
@@ -63,25 +46,9 @@ static void upgrade_with_hello_in_the_same_write(const ss_server_class *cls)
     cr_assert_str_eq(ok, "OK\n");
 
     /* The rest of the handshake over the socket itself. */
-    BIO *sb = BIO_new_socket(fd, BIO_NOCLOSE);
-    SSL_set_bio(ssl, sb, sb);
-    int r = SSL_do_handshake(ssl);
-    cr_assert_eq(r, 1, "handshake: %d (server: %s)", SSL_get_error(ssl, r),
-                 t.last_error);
-    cr_assert_eq(SSL_get_verify_result(ssl), X509_V_OK);
-
-    const char *msg = "VERSION\n";
-    cr_assert_eq(SSL_write(ssl, msg, (int)strlen(msg)), (int)strlen(msg));
-    char reply[64] = {0};
-    int n = 0;
-    while (n < (int)sizeof reply - 1 && (n == 0 || reply[n - 1] != '\n')) {
-        int k = SSL_read(ssl, reply + n, 1);
-        cr_assert_eq(k, 1);
-        n += k;
-    }
+    char reply[64];
+    tt_glued_finish(ssl, fd, "VERSION\n", reply, sizeof reply, t.last_error);
     cr_assert_str_eq(reply, "TLSv1.3\n");
-    SSL_shutdown(ssl);
-    SSL_free(ssl);
     close(fd);
 
     tt_server_stop(&t);

@@ -416,3 +416,58 @@ void tt_client_exchange(tt_client *c, const char *s, char *buf, size_t cap)
     ssize_t n = tt_readline(&c->conn.base, buf, cap);
     cr_assert_gt(n, 0, "no reply to %s (%s)", s, n < 0 ? ss_strerror((int)n) : "EOF");
 }
+
+int tt_wait_dropped(int fd)
+{
+    char buf[512];
+    for (;;) {
+        ssize_t r = recv(fd, buf, sizeof buf, 0);
+        if (r == 0 || (r < 0 && errno == ECONNRESET))
+            return 0;
+        if (r < 0)
+            return -errno;
+    }
+}
+
+SSL *tt_glued_hello(ss_tls_context *cctx, int fd, const char *cmd)
+{
+    SSL *ssl = SSL_new(cctx->ssl_ctx);
+    BIO *rb = BIO_new(BIO_s_mem()), *wb = BIO_new(BIO_s_mem());
+    SSL_set_bio(ssl, rb, wb);
+    SSL_set1_host(ssl, "localhost");
+    SSL_set_tlsext_host_name(ssl, "localhost");
+    SSL_set_connect_state(ssl);
+    cr_assert_eq(SSL_do_handshake(ssl), -1);
+    cr_assert_eq(SSL_get_error(ssl, -1), SSL_ERROR_WANT_READ);
+    char *hello;
+    long hello_len = BIO_get_mem_data(wb, &hello);
+    cr_assert_gt(hello_len, 0);
+    size_t clen = strlen(cmd);
+    static char burst[8192];
+    cr_assert_lt((size_t)hello_len + clen, sizeof burst);
+    memcpy(burst, cmd, clen);
+    memcpy(burst + clen, hello, (size_t)hello_len);
+    cr_assert_eq(ts_write_full(fd, burst, clen + (size_t)hello_len), 0);
+    (void)BIO_reset(wb);
+    return ssl;
+}
+
+void tt_glued_finish(SSL *ssl, int fd, const char *msg, char *reply,
+                     size_t cap, const char *server_error)
+{
+    BIO *sb = BIO_new_socket(fd, BIO_NOCLOSE);
+    SSL_set_bio(ssl, sb, sb);
+    int r = SSL_do_handshake(ssl);
+    cr_assert_eq(r, 1, "handshake: %d (server: %s)", SSL_get_error(ssl, r),
+                 server_error);
+    cr_assert_eq(SSL_get_verify_result(ssl), X509_V_OK);
+    cr_assert_eq(SSL_write(ssl, msg, (int)strlen(msg)), (int)strlen(msg));
+    size_t n = 0;
+    while (n + 1 < cap && (n == 0 || reply[n - 1] != '\n')) {
+        cr_assert_eq(SSL_read(ssl, reply + n, 1), 1);
+        n++;
+    }
+    reply[n] = '\0';
+    SSL_shutdown(ssl);
+    SSL_free(ssl);
+}

@@ -86,6 +86,20 @@ void tt_client_open(tt_client *c, const ss_addr *addr, ss_tls_context *ctx,
 void tt_client_close(tt_client *c);
 /* Writes s and reads one line back into buf (NUL-terminated). */
 void tt_client_exchange(tt_client *c, const char *s, char *buf, size_t cap);
+/* Reads fd until EOF or a reset: the server dropped us.  0, or -errno
+ * (-EAGAIN when fd's receive timeout passed first). */
+int tt_wait_dropped(int fd);
+
+/* STARTTLS with the ClientHello glued to the command: writes cmd and the
+ * client's first flight (made in memory) in one write on fd, and returns
+ * the client SSL for tt_glued_finish() once the plaintext reply has been
+ * read. */
+struct ssl_st *tt_glued_hello(ss_tls_context *cctx, int fd, const char *cmd);
+/* The rest of that handshake over fd itself, asserted; then sends msg and
+ * reads one line back into reply (NUL-terminated).  Frees ssl. */
+void tt_glued_finish(struct ssl_st *ssl, int fd, const char *msg,
+                     char *reply, size_t cap, const char *server_error);
+
 /* One line over any transport (byte at a time; tests only). */
 ssize_t tt_readline(ss_transport *t, char *buf, size_t cap);
 int tt_write(ss_transport *t, const char *s);
