@@ -447,7 +447,10 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         ss__count(ev->server, SS__BYTES_IN, (uint64_t)nread);
     if (nread > 0 && !c->closing && c->tls) {
         const char *p = buf->base;
-        for (size_t left = (size_t)nread; left > 0 && rc == 0 && !c->closing;) {
+        /* A record at a time (TLS_FEED_CHUNK); after close_notify (eof)
+         * nothing that follows is the handler's. */
+        for (size_t left = (size_t)nread;
+             left > 0 && rc == 0 && !c->closing && !c->eof;) {
             size_t n = left < TLS_FEED_CHUNK ? left : TLS_FEED_CHUNK;
             what = "TLS";
             rc = ss__evtls_feed(c->tls, p, n);

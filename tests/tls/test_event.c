@@ -216,6 +216,22 @@ static const ss_event_handler_class line_class = {
     .on_close = count_close,
 };
 
+/* Echoes, and at the peer's close_notify says goodbye before closing: a
+ * half-closed TLS connection still carries our data. */
+static int bye_on_eof(ss_event_handler *h, ss_error *err)
+{
+    (void)err;
+    int rc = ss_event_write(h, "bye\n", 4);
+    ss_event_close(h);
+    return rc;
+}
+
+static const ss_event_handler_class bye_class = {
+    .base = &echo_class,
+    .name = "ByeTLS",
+    .on_eof = bye_on_eof,
+};
+
 /* --- helpers ---------------------------------------------------------------- */
 
 static int python(const char *mode, const evserver *e, char *out, size_t cap)
@@ -522,6 +538,32 @@ Test(event_tls, unix_stream_server, .timeout = 60)
     ev_stop(&e);
     cr_assert_eq(e.errors, 0, "%s", e.last_error);
     ts_rmtree(dir);
+    ss_tls_context_close(&cctx);
+    ss_tls_context_close(&sctx);
+}
+
+Test(event_tls, writes_after_the_peers_close_notify_still_arrive,
+     .timeout = 60)
+{
+    ss_tls_context sctx, cctx;
+    tt_server_ctx(&sctx, NULL);
+    tt_client_ctx(&cctx, NULL);
+    evserver e;
+    ev_start(&e, &bye_class, &sctx, NULL);
+    tt_client c;
+    tt_client_open(&c, &e.addr, &cctx, NULL);
+    cr_assert_eq(tt_write(&c.conn.base, "last words\n"), 0);
+    cr_assert_eq(ss_tls_conn_shutdown(&c.conn), 0); /* our close_notify */
+    char buf[64];
+    cr_assert_gt(tt_readline(&c.conn.base, buf, sizeof buf), 0);
+    cr_assert_str_eq(buf, "last words\n");
+    cr_assert_gt(tt_readline(&c.conn.base, buf, sizeof buf), 0);
+    cr_assert_str_eq(buf, "bye\n");
+    cr_assert_eq(tt_readline(&c.conn.base, buf, sizeof buf), 0);
+    cr_assert(ss_tls_conn_closed_cleanly(&c.conn), "no close_notify back");
+    tt_client_close(&c);
+    ev_stop(&e);
+    cr_assert_eq(e.errors, 0, "%s", e.last_error);
     ss_tls_context_close(&cctx);
     ss_tls_context_close(&sctx);
 }

@@ -53,6 +53,11 @@
  * caller's loop's next iteration, which must happen before
  * ss_server_close().
  *
+ * TLS.  ss_server_set_tls() and ss_event_start_tls() (tls.h) put TLS under
+ * a connection; it runs on the loop over memory BIOs and handlers see
+ * plaintext through the same callbacks (with implicit TLS, on_connect
+ * comes once the handshake is done).
+ *
  * Threads.  Every ss_event_* call below is for the serving loop's thread
  * (inside the callbacks), except ss_event_connections().
  */
