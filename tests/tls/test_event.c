@@ -171,6 +171,17 @@ static int line_command(ss_event_handler *h, const char *line, size_t n,
         *stop = true; /* the rest was TLS: handed over */
         return rc;
     }
+    if (n == 15 && memcmp(line, "STARTTLS-GREET\n", 15) == 0) {
+        /* A greeting written during the handshake: held, then encrypted. */
+        int rc = ss_event_write(h, "OK\n", 3);
+        if (rc == 0)
+            rc = ss_event_start_tls(h, server_of(h)->starttls, rest, rest_len,
+                                    err);
+        if (rc == 0)
+            rc = ss_event_write(h, "welcome\n", 8);
+        *stop = true;
+        return rc;
+    }
     if (n == 8 && memcmp(line, "VERSION\n", 8) == 0) {
         const ss_tls_conn *t = ss_event_tls(h);
         char v[64];
@@ -316,6 +327,29 @@ Test(event_tls, starttls_with_the_hello_in_the_same_write, .timeout = 60)
     char reply[64];
     tt_glued_finish(ssl, fd, "VERSION\n", reply, sizeof reply, e.last_error);
     cr_assert_str_eq(reply, "TLSv1.3\n");
+    close(fd);
+    ev_stop(&e);
+    cr_assert_eq(e.errors, 0, "%s", e.last_error);
+    ss_tls_context_close(&cctx);
+    ss_tls_context_close(&sctx);
+}
+
+Test(event_tls, starttls_writes_during_the_handshake_go_out_encrypted,
+     .timeout = 60)
+{
+    ss_tls_context sctx, cctx;
+    tt_server_ctx(&sctx, NULL);
+    tt_client_ctx(&cctx, NULL);
+    evserver e;
+    ev_start(&e, &line_class, NULL, &sctx);
+    int fd = tt_connect(&e.addr);
+    SSL *ssl = tt_glued_hello(&cctx, fd, "STARTTLS-GREET\n");
+    char ok[4] = {0};
+    cr_assert_eq(ts_read_full(fd, ok, 3), 3);
+    cr_assert_str_eq(ok, "OK\n");
+    char reply[64];
+    tt_glued_finish(ssl, fd, "VERSION\n", reply, sizeof reply, e.last_error);
+    cr_assert_str_eq(reply, "welcome\n"); /* first, and over TLS */
     close(fd);
     ev_stop(&e);
     cr_assert_eq(e.errors, 0, "%s", e.last_error);
