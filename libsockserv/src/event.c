@@ -668,6 +668,9 @@ void ss_event_close(ss_event_handler *h)
         uv_timer_stop(c->timer);
     uv_read_stop(&c->io.stream);
     if (c->tls) { /* close_notify goes out after the queued data, then FIN */
+        ss_error err;
+        ss_error_clear(&err);
+        ss__evtls_write_held(c->tls, &err); /* what still can go, goes */
         ss__evtls_close_notify(c->tls);
         tls_flush(c);
     }
