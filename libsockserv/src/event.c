@@ -56,6 +56,9 @@ struct conn {
     bool closing;       /* ss_event_close or abort was called */
     bool aborted;       /* uv_close was called on io */
     struct ss_proxy_info *proxy; /* the request's, owned from accept on */
+    bool owned;         /* the request is ours: "finished" is owed */
+    bool handshaking;   /* a TLS handshake runs: its outcome is owed to
+                           the figures */
     alignas(max_align_t) unsigned char instance[];
 };
 
@@ -224,11 +227,13 @@ static void on_handle_closed(uv_handle_t *hd)
         free(hd); /* the timer */
     if (--c->open_handles > 0)
         return;
-    if (c->connected) {
+    if (c->connected)
         c->ev->vt.on_close(handler_of(c));
-        if (!c->ev->orphaned) /* else the server and its figures are gone */
-            ss__count_finished(c->ev->server);
-    }
+    /* Also for an implicit-TLS connection whose handshake never ended: it
+     * was a request all the same.  When orphaned, the server and its
+     * figures are gone. */
+    if (c->owned && !c->ev->orphaned)
+        ss__count_finished(c->ev->server);
     conn_free(c);
 }
 
@@ -260,7 +265,12 @@ static void conn_fail(struct conn *c, int rc, ss_error *err, const char *what)
     ss_server *s = c->ev->server;
     ss_event_handler *h = handler_of(c);
     ss__error_default(err, rc, what);
-    ss__count(s, SS__HANDLER_ERRORS, 1);
+    if (c->handshaking) { /* as tls_server.c: a handshake, not a handler */
+        c->handshaking = false;
+        ss__stats_tls_handshake(s, false);
+    } else {
+        ss__count(s, SS__HANDLER_ERRORS, 1);
+    }
     if (err->fatal) {
         ss__watch_fatal(s, err->code);
     } else {
@@ -326,6 +336,8 @@ static int tls_write(struct conn *c, const unsigned char *p, size_t len)
             return frc;
         off += n;
     }
+    /* Application bytes, as the other modes count under TLS. */
+    ss__count(c->ev->server, SS__BYTES_OUT, len);
     return 0;
 }
 
@@ -334,6 +346,8 @@ static int tls_write(struct conn *c, const unsigned char *p, size_t len)
 static int tls_established(struct conn *c, ss_error *err, const char **what)
 {
     close_tls_timer(c);
+    c->handshaking = false;
+    ss__stats_tls_handshake(c->ev->server, true);
     *what = "TLS";
     int rc = ss__evtls_write_held(c->tls, err);
     int frc = tls_flush(c);
@@ -388,6 +402,7 @@ static int tls_pump(struct conn *c, ss_error *err, const char **what)
             *what = "on_eof";
             return c->ev->vt.on_eof(h, err);
         }
+        ss__count(ev->server, SS__BYTES_IN, (uint64_t)n);
         *what = "on_data";
         int rc = c->ev->vt.on_data(h, buf, (size_t)n, err);
         if (rc < 0)
@@ -401,6 +416,8 @@ static void on_tls_timeout(uv_timer_t *tm)
 {
     struct conn *c = tm->data;
     if (c->closing) { /* closed mid-handshake: nothing left to wait for */
+        c->handshaking = false;
+        ss__stats_tls_handshake(c->ev->server, false);
         conn_abort(c);
         return;
     }
@@ -417,6 +434,7 @@ static void on_tls_timeout(uv_timer_t *tm)
 /* Puts TLS under the connection and starts the handshake's clock. */
 static int tls_attach(struct conn *c, ss_tls_context *ctx, ss_error *err)
 {
+    c->handshaking = true;
     int rc = ss__evtls_new(&c->tls, ctx, c->fd, &handler_of(c)->client_address,
                            err);
     if (rc < 0)
@@ -443,7 +461,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     int rc = 0;
     const char *what = "on_data";
 
-    if (nread > 0)
+    if (nread > 0 && !c->tls) /* TLS: the plaintext, counted in tls_pump */
         ss__count(ev->server, SS__BYTES_IN, (uint64_t)nread);
     if (nread > 0 && !c->closing && c->tls) {
         const char *p = buf->base;
@@ -502,7 +520,7 @@ static void on_written(uv_write_t *req, int status)
     struct wreq *w = (struct wreq *)req;
     struct conn *c = w->c;
     c->queued -= w->len;
-    if (status == 0 && !c->ev->orphaned)
+    if (status == 0 && !c->ev->orphaned && !c->tls) /* TLS: tls_write's */
         ss__count(c->ev->server, SS__BYTES_OUT, w->len);
     free(w);
     if (c->aborted)
@@ -559,7 +577,8 @@ static int raw_write(struct conn *c, const void *buf, size_t len)
         while (n < 0 && errno == EINTR);
         if (n >= 0) {
             done = (size_t)n;
-            ss__count(c->ev->server, SS__BYTES_OUT, done);
+            if (!c->tls) /* TLS: the plaintext, counted in tls_write */
+                ss__count(c->ev->server, SS__BYTES_OUT, done);
         } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
             return -errno;
         }
@@ -839,6 +858,7 @@ int ss_event_mixin_process_request(ss_server *s, ss_request *req,
     req->fd = -1;
     c->proxy = req->proxy;
     req->proxy = NULL;
+    c->owned = true;
 
     ss_event_handler *h = handler_of(c);
     if (h->disable_nagle_algorithm && s->address_family != AF_UNIX)

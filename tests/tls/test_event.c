@@ -602,6 +602,48 @@ Test(event_tls, writes_after_the_peers_close_notify_still_arrive,
     ss_tls_context_close(&sctx);
 }
 
+/* The figures of stats.h, as the other modes keep them: handshakes ok and
+ * failed, plaintext bytes, a failed handshake finished but no handler's
+ * error. */
+Test(event_tls, handshakes_and_plaintext_bytes_are_counted, .timeout = 60)
+{
+    ss_tls_context sctx, cctx;
+    tt_server_ctx(&sctx, NULL);
+    tt_client_ctx(&cctx, NULL);
+    evserver e;
+    ev_start(&e, &line_class, &sctx, &sctx);
+    tt_client c;
+    tt_client_open(&c, &e.addr, &cctx, NULL);
+    char buf[64];
+    tt_client_exchange(&c, "hello\n", buf, sizeof buf);
+    tt_client_close(&c);
+    int fd = tt_connect(&e.addr); /* plaintext on the TLS port */
+    const char *line = "GET / HTTP/1.0\r\n\r\n";
+    cr_assert_eq(ts_write_full(fd, line, strlen(line)), 0);
+    cr_assert_eq(tt_wait_dropped(fd), 0);
+    close(fd);
+
+    ss_stats st;
+    double end = ts_now() + 10.0;
+    do {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL); /* polling the figures under a deadline */
+        cr_assert_eq(ss_server_stats(&e.srv, &st), 0);
+    } while ((st.accepted < 2 || st.active > 0) && ts_now() < end);
+    cr_expect_eq(st.accepted, 2);
+    cr_expect_eq(st.finished, 2);
+    cr_expect_eq(st.active, 0);
+    cr_expect_eq(st.tls_handshakes_ok, 1);
+    cr_expect_eq(st.tls_handshakes_failed, 1);
+    cr_expect_eq(st.handler_errors, 0, "a failed handshake is no handler's");
+    cr_expect_eq(st.bytes_in, 6, "bytes_in %llu", (unsigned long long)st.bytes_in);
+    cr_expect_eq(st.bytes_out, 6, "bytes_out %llu",
+                 (unsigned long long)st.bytes_out);
+    ev_stop(&e);
+    ss_tls_context_close(&cctx);
+    ss_tls_context_close(&sctx);
+}
+
 Test(event_tls, set_tls_accepts_an_event_server, .timeout = 30)
 {
     ss_tls_context sctx;
