@@ -63,7 +63,8 @@ typedef struct ss_stats {
      * descriptors (an FTP data connection) are not here. */
     uint64_t bytes_in;
     uint64_t bytes_out;
-    /* Server-side TLS handshakes (implicit TLS, STARTTLS) that completed /
+    /* Server-side TLS handshakes (implicit TLS, STARTTLS; the event mode's
+     * too) that completed /
      * failed (a timeout, a peer that left or spoke no TLS). */
     uint64_t tls_handshakes_ok;
     uint64_t tls_handshakes_failed;
