@@ -297,12 +297,15 @@ Test(finish, gives_up_after_its_timeout_when_the_peer_never_closes)
 
 /* Sends until the client is gone (bounded).  The client may give up before
  * the first record, on the session tickets alone, so a failed send is the
- * expected end here, not an error. */
+ * expected end here, not an error.  Then it waits for the test: closing
+ * first, with the client's close_notify unread, would reset the connection
+ * under a client that has not finished yet. */
 static void keep_sending(peer *p)
 {
     for (int i = 0; i < 1024; i++)
         if (p->conn.base.send(&p->conn.base, "hello\n", 6) <= 0)
             break;
+    peer_wait(p);
 }
 
 Test(finish, byte_bound_stops_a_peer_that_keeps_sending)
