@@ -7,6 +7,13 @@
  * which has ss_server_shutdown() called: no work is done in a signal handler.
  * The main thread then closes the server, which waits for the running
  * requests, removes the unix socket file and exits 0.
+ *
+ * Started by systemd (socket activation, Type=notify) or by an upgrade, it
+ * serves on the inherited socket (activation.h) and reports READY=1,
+ * STOPPING=1 and watchdog pings (notify.h).  SIGUSR2 upgrades in place
+ * (upgrade.h): the binary at the same path is started on the same socket,
+ * and once it is ready this process stops accepting, finishes its requests
+ * and exits.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sockserv/sockserv.h>
@@ -26,6 +34,7 @@
 #include "echo_handler.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:9999"
+#define UPGRADE_TIMEOUT_S 10.0
 
 static const char usage[] =
     "usage: echo-server [--listen ADDR] [--proto tcp|udp]\n"
@@ -60,6 +69,16 @@ static const char usage[] =
     "\n"
     "SIGINT or SIGTERM: stop accepting, let running requests finish, remove\n"
     "the unix socket file, exit 0.  The same signal again: quit at once.\n"
+    "SIGUSR2: upgrade in place.  The program at the same path starts on the\n"
+    "same listening socket; once it is ready this process stops accepting,\n"
+    "finishes its requests and exits 0 (\"upgraded: new server pid N\" on\n"
+    "stdout).  If it fails to get ready within 10 s it is killed and this\n"
+    "process keeps serving.\n"
+    "\n"
+    "systemd: with inherited sockets (socket activation: $LISTEN_FDS) the\n"
+    "server takes the one named \"echo\" (or the first) instead of binding\n"
+    "--listen; with $NOTIFY_SOCKET it sends READY=1, STOPPING=1 and, when\n"
+    "$WATCHDOG_USEC is set, WATCHDOG=1 (Type=notify).\n"
     "In forking mode only the server's own pid should be signalled for a\n"
     "graceful stop: a child that gets the signal itself ends at once.\n"
     "\n"
@@ -207,6 +226,8 @@ static int parse_options(int argc, char **argv, options *o)
 /* --- the server class: whichever of the twelve, with echo's attributes -- */
 
 static options opts;
+/* The service manager (or an upgrading parent); disabled without one. */
+static ss_notifier notifier;
 /* Filled in main() before the first ss_server_init(): .base is the class the
  * flags chose, so this one class derives from any of the twelve. */
 static ss_server_class echo_server_class;
@@ -224,6 +245,14 @@ static void echo_server_configure(ss_server *self)
         self->pool_workers = (unsigned)opts.workers;
     if (opts.queue >= 0)
         self->pool_queue_size = (unsigned)opts.queue;
+}
+
+/* On the serving loop every poll_interval: the watchdog pings prove that
+ * this loop, not just the process, is alive. */
+static void echo_server_service_actions(ss_server *self)
+{
+    SS_SUPER(&echo_server_class, service_actions)(self);
+    ss_notifier_watchdog_tick(&notifier, NULL);
 }
 
 /* --- the unix socket file ------------------------------------------------ */
@@ -306,11 +335,51 @@ typedef struct stopper {
     int signo;        /* the first signal, 0 until one came */
     bool in_shutdown; /* a thread is inside ss_server_shutdown() */
     bool closing;     /* main has moved on to ss_server_close() */
+    bool upgraded;    /* a new process serves the socket now */
+    char *const *argv;   /* to start the new process with */
+    const char *exe;     /* this program's absolute path */
 } stopper;
 
 static const char *signal_name(int sig)
 {
-    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal";
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM"
+         : sig == SIGUSR2 ? "SIGUSR2" : "signal";
+}
+
+static size_t running_requests(ss_server *srv);
+
+/* SIGUSR2, on the signal thread while the main thread goes on serving:
+ * start the new process on our socket and wait for its READY=1.  Returns
+ * true when it took over (accepting has stopped here). */
+static bool upgrade(stopper *st)
+{
+    ss_upgrade up;
+    ss_error err;
+    ss_upgrade_socket sock = {st->server->socket, "echo"};
+    int rc = ss_upgrade_start(&up, st->exe, st->argv, &sock, 1, &notifier,
+                              UPGRADE_TIMEOUT_S, &err);
+    if (rc == 0)
+        rc = ss_upgrade_wait(&up, &err);
+    pid_t pid = up.pid;
+    ss_upgrade_close(&up);
+    if (rc < 0) {
+        fprintf(stderr, "echo-server: upgrade failed, still serving: %s\n",
+                err.msg);
+        return false;
+    }
+    ss_server_stop_accepting(st->server);
+    printf("upgraded: new server pid %ld\n", (long)pid);
+    fflush(stdout);
+    fprintf(stderr, "echo-server: SIGUSR2: new server pid %ld is ready; "
+                    "finishing %zu running request(s)\n", (long)pid,
+            running_requests(st->server));
+    /* serve_forever's shutdown would cut event-mode connections short:
+     * wait for the requests here first (a sync server finishes its one
+     * request inside the shutdown). */
+    struct timespec tick = {0, 20 * 1000 * 1000};
+    while (running_requests(st->server) > 0)
+        nanosleep(&tick, NULL);
+    return true;
 }
 
 /* ss_server_shutdown() waits until serve_forever() has returned, which in
@@ -334,13 +403,26 @@ static void *signal_thread(void *arg)
         int sig;
         if (sigwait(&st->signals, &sig) != 0)
             continue;
+        if (sig == SIGUSR2) {
+            pthread_mutex_lock(&st->lock);
+            bool busy = st->signo != 0 || st->closing;
+            pthread_mutex_unlock(&st->lock);
+            if (busy || !upgrade(st))
+                continue;
+        }
         pthread_mutex_lock(&st->lock);
+        if (sig == SIGUSR2 && st->signo == 0 && !st->closing)
+            st->upgraded = true;
         if (st->signo == 0 && !st->closing) {
             st->signo = sig;
             st->in_shutdown = true;
             pthread_mutex_unlock(&st->lock);
-            fprintf(stderr, "echo-server: %s: shutting down (the same signal "
-                            "again quits at once)\n", signal_name(sig));
+            if (sig != SIGUSR2) {
+                ss_notify_stopping(&notifier, NULL);
+                fprintf(stderr, "echo-server: %s: shutting down (the same "
+                                "signal again quits at once)\n",
+                        signal_name(sig));
+            }
             pthread_t tid;
             if (pthread_create(&tid, NULL, shutdown_thread, st) == 0)
                 pthread_detach(tid);
@@ -348,10 +430,15 @@ static void *signal_thread(void *arg)
                 shutdown_thread(st); /* no second signal then, but a stop */
             continue;
         }
+        bool upgraded = st->upgraded;
         pthread_mutex_unlock(&st->lock);
+        if (sig == SIGUSR2)
+            continue;
         /* Asked again while requests are finishing: quit now, as the
-         * signal's default action would have, leaving no socket file. */
-        remove_unix_file(st->file);
+         * signal's default action would have, leaving no socket file
+         * (unless a new process serves on it). */
+        if (!upgraded)
+            remove_unix_file(st->file);
         fprintf(stderr, "echo-server: %s again: quitting without waiting\n",
                 signal_name(sig));
         signal(sig, SIG_DFL);
@@ -377,6 +464,8 @@ static size_t running_requests(ss_server *srv)
         ss_threadpool_get_stats(srv, &ps);
         return ps.running + ps.queued;
     }
+    case MODE_UV:
+        return ss_event_connections(srv);
     default:
         return 0; /* sync: serve_forever() finished the request it had */
     }
@@ -396,6 +485,7 @@ int main(int argc, char **argv)
     sigemptyset(&st.signals);
     sigaddset(&st.signals, SIGINT);
     sigaddset(&st.signals, SIGTERM);
+    sigaddset(&st.signals, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &st.signals, NULL);
     signal(SIGPIPE, SIG_IGN); /* a closed stdout must not kill the server */
 
@@ -406,12 +496,40 @@ int main(int argc, char **argv)
     static ss_addr addr;
     ss_error err;
     ss_error_clear(&err);
-    if (ss_addr_parse(&addr, opts.listen, &err) < 0)
-        return cli_usage_error(argv[0], "--listen: %s", err.msg);
-    bool is_unix = ss_addr_family(&addr) == AF_UNIX;
+    /* Before any thread exists: both read and unset environment variables. */
+    if (ss_notifier_init(&notifier, 0, &err) < 0)
+        fprintf(stderr, "%s: %s (not notifying)\n", prog, err.msg);
+    static ss_listen_fds inherited;
+    if (ss_listen_fds_init(&inherited, 0, &err) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, err.msg);
+        return CLI_EXIT_USAGE;
+    }
+    int fd = ss_listen_fds_take(&inherited, "echo");
+    if (fd < 0)
+        fd = ss_listen_fds_take(&inherited, NULL);
+    ss_listen_fds_close(&inherited);
+    bool is_unix;
+    if (fd >= 0) {
+        int domain = AF_UNSPEC;
+        socklen_t len = sizeof domain;
+        getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len);
+        is_unix = domain == AF_UNIX;
+    } else {
+        if (ss_addr_parse(&addr, opts.listen, &err) < 0)
+            return cli_usage_error(argv[0], "--listen: %s", err.msg);
+        is_unix = ss_addr_family(&addr) == AF_UNIX;
+    }
+    /* The path a SIGUSR2 upgrade starts: resolved now, while it still
+     * names this program (a relative argv[0] would not survive a chdir). */
+    static char exe[4096];
+    ssize_t exe_len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[exe_len > 0 ? exe_len : 0] = '\0';
+    char *deleted = strstr(exe, " (deleted)");
+    if (deleted && deleted[10] == '\0') /* replaced on disk: take the new one */
+        *deleted = '\0';
 
     static unix_file file;
-    if (is_unix) {
+    if (is_unix && fd < 0) {
         file.path = ((const struct sockaddr_un *)&addr.sa)->sun_path;
         int type = opts.proto == PROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
         if ((rc = claim_unix_path(prog, file.path, type)) != 0)
@@ -424,19 +542,24 @@ int main(int argc, char **argv)
         .base = server_classes[opts.proto][opts.mode][is_unix],
         .name = "EchoServer",
         .configure = echo_server_configure,
+        .service_actions = echo_server_service_actions,
     };
     const ss_handler_class *handler = opts.proto == PROTO_TCP
                                           ? &echo_stream_handler_class
                                           : &echo_datagram_handler_class;
 
     static ss_server srv;
+    /* An inherited socket is adopted where a new one would be bound. */
+    unsigned flags = fd >= 0 ? 0 : SS_BIND_AND_ACTIVATE;
+    const ss_addr *where = fd >= 0 ? NULL : &addr;
     int init_rc =
         opts.mode == MODE_UV
-            ? ss_event_server_init(&srv, &echo_server_class, &addr,
-                                   &echo_event_handler_class,
-                                   SS_BIND_AND_ACTIVATE, &err)
-            : ss_server_init(&srv, &echo_server_class, &addr, handler,
-                             SS_BIND_AND_ACTIVATE, &err);
+            ? ss_event_server_init(&srv, &echo_server_class, where,
+                                   &echo_event_handler_class, flags, &err)
+            : ss_server_init(&srv, &echo_server_class, where, handler, flags,
+                             &err);
+    if (init_rc == 0 && fd >= 0)
+        init_rc = ss_server_adopt(&srv, fd, &err);
     if (init_rc < 0) {
         fprintf(stderr, "%s: %s\n", prog, err.msg[0] ? err.msg : ss_strerror(err.code));
         return CLI_EXIT_USAGE;
@@ -454,7 +577,7 @@ int main(int argc, char **argv)
         }
         ss_server_set_tls(&srv, &tls);
     }
-    if (is_unix) {
+    if (file.path) {
         struct stat sb;
         if (lstat(file.path, &sb) == 0) {
             file.dev = sb.st_dev;
@@ -474,9 +597,17 @@ int main(int argc, char **argv)
     }
     pthread_detach(tid); /* it lives until the process exits */
 
+    st.argv = argv;
+    st.exe = exe;
     char text[SS_ADDRSTRLEN];
     printf("listening on %s\n", ss_addr_format(&srv.server_address, text, sizeof text));
     fflush(stdout);
+    /* The socket listens: connections queue from here on, so this is ready
+     * (for systemd, or for the old process of an upgrade). */
+    char status[SS_ADDRSTRLEN + 16];
+    snprintf(status, sizeof status, "listening on %s", text);
+    if (ss_notify_ready(&notifier, status, &err) < 0)
+        fprintf(stderr, "%s: %s\n", prog, err.msg);
 
     rc = ss_server_serve_forever(&srv, 0.5);
 
@@ -487,16 +618,20 @@ int main(int argc, char **argv)
         pthread_cond_wait(&st.cond, &st.lock);
     st.closing = true;
     int sig = st.signo;
+    bool upgraded = st.upgraded;
     pthread_mutex_unlock(&st.lock);
 
-    /* No new client can find us from here on. */
-    remove_unix_file(&file);
+    /* No new client can find us from here on (a new process may serve the
+     * socket file now: then it stays). */
+    if (!upgraded)
+        remove_unix_file(&file);
     if (rc < 0)
         fprintf(stderr, "%s: serving stopped: %s\n", prog, ss_strerror(rc));
-    else if (sig)
+    else if (sig && !upgraded)
         fprintf(stderr, "%s: stopped accepting; finishing %zu running request(s)\n",
                 prog, running_requests(&srv));
     ss_server_close(&srv);
     ss_tls_context_close(&tls);
+    ss_notifier_close(&notifier);
     return rc < 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 }

@@ -50,6 +50,8 @@ struct ss_server_priv {
      * does not watch the server's descriptor and the listen backlog holds
      * new clients.  Written with `lock` held, read by the loop thread. */
     bool accept_paused;
+    /* ss_server_stop_accepting(): closed for good, whatever a mixin says. */
+    bool retired;
     /* Called on the loop thread when the loop serving this server ends
      * (serve_forever returns, or detach): the event mode closes its
      * connections there, while their loop still runs. */

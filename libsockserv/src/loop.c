@@ -269,11 +269,12 @@ void ss__watch_wake(ss_server *s)
         uv_async_send(&w->wake);
 }
 
-void ss__accept_pause(ss_server *s, bool paused)
+/* Sets one of the gate's flags and has the loop follow the gate. */
+static void set_gate_flag(ss_server *s, bool *flag, bool value)
 {
     struct ss_server_priv *p = s->priv;
     pthread_mutex_lock(&p->lock);
-    __atomic_store_n(&p->accept_paused, paused, __ATOMIC_RELEASE);
+    __atomic_store_n(flag, value, __ATOMIC_RELEASE);
     struct ss_watch *w = p->watch;
     if (w) {
         if (pthread_equal(p->serving_thread, pthread_self()))
@@ -282,6 +283,19 @@ void ss__accept_pause(ss_server *s, bool paused)
             uv_async_send(&w->wake); /* on_wake follows the gate */
     }
     pthread_mutex_unlock(&p->lock);
+}
+
+void ss__accept_pause(ss_server *s, bool paused)
+{
+    set_gate_flag(s, &s->priv->accept_paused, paused);
+}
+
+int ss_server_stop_accepting(ss_server *s)
+{
+    if (!s->priv)
+        return -EBADF;
+    set_gate_flag(s, &s->priv->retired, true);
+    return 0;
 }
 
 void *ss__watch_loop(ss_server *s)

@@ -438,7 +438,8 @@ bool ss__shutdown_requested(ss_server *s)
 
 bool ss__accept_paused(ss_server *s)
 {
-    return __atomic_load_n(&s->priv->accept_paused, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&s->priv->accept_paused, __ATOMIC_ACQUIRE) ||
+           __atomic_load_n(&s->priv->retired, __ATOMIC_ACQUIRE);
 }
 
 /* --- serve_forever, shutdown, handle_request ---------------------------- */

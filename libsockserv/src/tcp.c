@@ -34,9 +34,10 @@ static int tcp_init(ss_server *s, ss_error *err)
                             "%s: address family %d does not match the "
                             "server's %d", s->cls->name, family,
                             s->address_family);
+    /* No address and no family: the socket comes later, inherited
+     * (ss_server_adopt); binding without one fails in server_bind. */
     if (s->address_family == AF_UNSPEC)
-        return ss_error_set(err, -EDESTADDRREQ, "%s: no server address",
-                            s->cls->name);
+        return 0;
     /* Non-blocking so a readable event that vanished (a client that reset
      * before accept) cannot block the loop; accepted sockets are blocking. */
     s->socket = socket(s->address_family,
@@ -50,6 +51,9 @@ static int tcp_server_bind(ss_server *s, ss_error *err)
 {
     char text[SS_ADDRSTRLEN];
     int one = 1;
+    if (s->socket < 0)
+        return ss_error_set(err, -EDESTADDRREQ, "%s: no server address",
+                            s->cls->name);
     if (s->allow_reuse_address &&
         setsockopt(s->socket, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
         return ss_error_errno(err, "setsockopt SO_REUSEADDR");

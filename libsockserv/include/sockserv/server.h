@@ -217,6 +217,15 @@ int ss_server_handle_request(ss_server *self);
  * struct may be freed.  Not while serve_forever() runs. */
 void ss_server_close(ss_server *self);
 
+/* Stops accepting for good while the loop keeps running: the listening
+ * socket is no longer watched (but stays open, so a process that shares it,
+ * the new one of an upgrade (upgrade.h) or a prefork sibling, takes every
+ * connection still in the backlog), and the requests already taken go on:
+ * threads, children, pool workers and event connections finish as usual.
+ * Then shut down and close as usual.  Any thread.  Returns 0, or -EBADF
+ * for a closed server. */
+int ss_server_stop_accepting(ss_server *self);
+
 /* The descriptor to watch (virtual), -1 after close. */
 int ss_server_fileno(ss_server *self);
 

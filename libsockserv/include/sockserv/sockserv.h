@@ -2,12 +2,14 @@
 #ifndef SOCKSERV_SOCKSERV_H
 #define SOCKSERV_SOCKSERV_H
 
+#include "activation.h"
 #include "address.h"
 #include "class.h"
 #include "error.h"
 #include "event.h"
 #include "forking.h"
 #include "handler.h"
+#include "notify.h"
 #include "proxy.h"
 #include "server.h"
 #include "sockfile.h"
@@ -15,5 +17,6 @@
 #include "threading.h"
 #include "threadpool.h"
 #include "tls.h"
+#include "upgrade.h"
 
 #endif
