@@ -34,13 +34,13 @@
 #include "echo_handler.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:9999"
-#define UPGRADE_TIMEOUT_S 10.0
 
 static const char usage[] =
     "usage: echo-server [--listen ADDR] [--proto tcp|udp]\n"
     "                   [--mode sync|threading|forking|pool|uv] [--verbose]\n"
     "                   [--workers N] [--queue N]\n"
     "                   [--tls-cert FILE --tls-key FILE]\n"
+    "                   [--upgrade-timeout SECONDS]\n"
     "\n"
     "Echoes every byte (tcp) or every datagram (udp) back to its sender.\n"
     "\n"
@@ -62,6 +62,8 @@ static const char usage[] =
     "  --tls-key F     and its PEM private key F; a client that fails the\n"
     "                  handshake (or stays silent 10 s) is dropped and\n"
     "                  reported, without holding up other clients\n"
+    "  --upgrade-timeout S  SIGUSR2: how long the new process has to get\n"
+    "                  ready (default 10)\n"
     "  -h, --help      this text\n"
     "\n"
     "When ready it prints one line, \"listening on ADDR\", with the address\n"
@@ -72,7 +74,7 @@ static const char usage[] =
     "SIGUSR2: upgrade in place.  The program at the same path starts on the\n"
     "same listening socket; once it is ready this process stops accepting,\n"
     "finishes its requests and exits 0 (\"upgraded: new server pid N\" on\n"
-    "stdout).  If it fails to get ready within 10 s it is killed and this\n"
+    "stdout).  If it fails to get ready in time it is killed and this\n"
     "process keeps serving.\n"
     "\n"
     "systemd: with inherited sockets (socket activation: $LISTEN_FDS) the\n"
@@ -105,6 +107,7 @@ typedef struct options {
     bool verbose;
     const char *tls_cert, *tls_key;
     long workers, queue; /* pool; -1: the class's default */
+    double upgrade_timeout;
 } options;
 
 /* [proto][mode][unix] */
@@ -156,7 +159,8 @@ static long count_arg(const char *text, long min)
 static int parse_options(int argc, char **argv, options *o)
 {
     *o = (options){.listen = DEFAULT_LISTEN, .proto = PROTO_TCP,
-                   .mode = MODE_THREADING, .workers = -1, .queue = -1};
+                   .mode = MODE_THREADING, .workers = -1, .queue = -1,
+                   .upgrade_timeout = 10.0};
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int m;
@@ -204,6 +208,12 @@ static int parse_options(int argc, char **argv, options *o)
             if (m < 0)
                 return CLI_EXIT_USAGE;
             o->tls_key = v;
+        } else if ((m = cli_match(argc, argv, &i, "--upgrade-timeout", &v)) != 0) {
+            if (m < 0)
+                return CLI_EXIT_USAGE;
+            if (!cli_parse_seconds(v, &o->upgrade_timeout))
+                return cli_usage_error(argv[0], "--upgrade-timeout: '%s' is "
+                                       "not a number of seconds", v);
         } else if ((m = cli_match(argc, argv, &i, "--verbose", NULL)) != 0) {
             if (m < 0)
                 return CLI_EXIT_USAGE;
@@ -357,7 +367,7 @@ static bool upgrade(stopper *st)
     ss_error err;
     ss_upgrade_socket sock = {st->server->socket, "echo"};
     int rc = ss_upgrade_start(&up, st->exe, st->argv, &sock, 1, &notifier,
-                              UPGRADE_TIMEOUT_S, &err);
+                              opts.upgrade_timeout, &err);
     if (rc == 0)
         rc = ss_upgrade_wait(&up, &err);
     pid_t pid = up.pid;
