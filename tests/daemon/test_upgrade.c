@@ -1,0 +1,237 @@
+/* tests/daemon/test_upgrade.c - upgrades that drop nothing: echo-server is
+ * upgraded 20 times in a row (SIGUSR2) while clients connect without pause;
+ * every connection must succeed and every byte come back intact.  A new
+ * binary that fails, or is not ready in time, leaves the old one serving. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sockserv/sockserv.h>
+
+#include "daemon_test.h"
+
+#define LOADERS 4
+#define UPGRADES 20
+
+/* Every process of the chain reports to this one once its parent (the
+ * previous generation) is gone: the test can reap them all. */
+static void become_subreaper(void)
+{
+    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+}
+
+/* Reaps every child (all generations) with a deadline. */
+static void reap_all(double timeout_s)
+{
+    double deadline = ts_now() + timeout_s;
+    for (;;) {
+        pid_t w = waitpid(-1, NULL, WNOHANG);
+        if (w < 0 && errno == ECHILD)
+            return;
+        cr_assert(ts_now() < deadline, "a server generation did not exit");
+        if (w == 0) {
+            struct timespec t = {0, 20 * 1000 * 1000};
+            nanosleep(&t, NULL); /* polling with a deadline, not a sync */
+        }
+    }
+}
+
+/* --- the load generator --------------------------------------------------- */
+
+struct load {
+    const char *addr;
+    atomic_bool stop;
+    atomic_long ok, failed;
+    char first_error[256];
+    pthread_mutex_t lock;
+};
+
+static void *loader(void *arg)
+{
+    struct load *l = arg;
+    unsigned seed = (unsigned)(uintptr_t)pthread_self();
+    static _Thread_local unsigned char buf[16384];
+    while (!atomic_load(&l->stop)) {
+        size_t len = 1 + (size_t)rand_r(&seed) % sizeof buf;
+        for (size_t i = 0; i < len; i++)
+            buf[i] = (unsigned char)rand_r(&seed);
+        int rc = dt_echo_roundtrip(l->addr, buf, len);
+        if (rc == 0) {
+            atomic_fetch_add(&l->ok, 1);
+            continue;
+        }
+        pthread_mutex_lock(&l->lock);
+        if (atomic_fetch_add(&l->failed, 1) == 0)
+            snprintf(l->first_error, sizeof l->first_error, "%s",
+                     rc == -EPROTO ? "short or wrong echo" : strerror(-rc));
+        pthread_mutex_unlock(&l->lock);
+    }
+    return NULL;
+}
+
+/* Waits until the load has made `more` more round trips. */
+static void wait_progress(struct load *l, long more)
+{
+    long want = atomic_load(&l->ok) + more;
+    double deadline = ts_now() + 30;
+    while (atomic_load(&l->ok) < want) {
+        cr_assert(ts_now() < deadline, "the load made no progress");
+        struct timespec t = {0, 5 * 1000 * 1000};
+        nanosleep(&t, NULL);
+    }
+}
+
+/* One line on a long-lived connection, echoed. */
+static void line_roundtrip(int fd, int n)
+{
+    char out[32], in[32];
+    int len = snprintf(out, sizeof out, "line %d\n", n);
+    cr_assert_eq(ts_write_full(fd, out, (size_t)len), 0);
+    cr_assert_eq(ts_read_full(fd, in, (size_t)len), len);
+    cr_assert_eq(memcmp(in, out, (size_t)len), 0);
+}
+
+/* SIGUSR2 to `pid`; returns the next generation's pid (the n-th upgrade). */
+static pid_t upgrade(ts_proc *p, pid_t pid, int n)
+{
+    cr_assert_eq(kill(pid, SIGUSR2), 0);
+    char rest[32];
+    cr_assert_eq(dt_wait_nth_line(p, "upgraded: new server pid ", n, rest,
+                                  sizeof rest, 30.0), 0,
+                 "upgrade %d did not complete; stderr:\n%s", n, p->err);
+    return (pid_t)atol(rest);
+}
+
+static void upgrade_loop(const char *mode, int upgrades)
+{
+    become_subreaper();
+    const char *argv[] = {ts_build_path("examples/echo/echo-server"), "--listen",
+                          "127.0.0.1:0", "--mode", mode, NULL};
+    ts_proc p;
+    char addr[64];
+    ss_addr sa;
+    cr_assert_eq(ts_start_server(&p, (char *const *)argv, addr, sizeof addr, &sa), 0);
+
+    static struct load l;
+    memset(&l, 0, sizeof l);
+    pthread_mutex_init(&l.lock, NULL);
+    l.addr = addr;
+    pthread_t tids[LOADERS];
+    for (int i = 0; i < LOADERS; i++)
+        cr_assert_eq(pthread_create(&tids[i], NULL, loader, &l), 0);
+    /* Open before the first upgrade, used after each: it stays with the
+     * first generation, which must serve it to the end. */
+    int held = ts_connect(&sa, SOCK_STREAM, 20.0);
+    cr_assert_geq(held, 0);
+    line_roundtrip(held, 0);
+
+    pid_t pid = p.pid;
+    for (int n = 1; n <= upgrades; n++) {
+        wait_progress(&l, 5);
+        pid = upgrade(&p, pid, n);
+        line_roundtrip(held, n);
+    }
+    wait_progress(&l, 5);
+    atomic_store(&l.stop, true);
+    for (int i = 0; i < LOADERS; i++)
+        pthread_join(tids[i], NULL);
+    close(held);
+
+    cr_assert_eq(atomic_load(&l.failed), 0, "%ld of %ld connections failed, "
+                 "the first: %s; stderr:\n%s", atomic_load(&l.failed),
+                 atomic_load(&l.ok) + atomic_load(&l.failed), l.first_error, p.err);
+    cr_assert_gt(atomic_load(&l.ok), 5L * upgrades);
+    /* The last generation still serves, then stops cleanly. */
+    cr_assert_eq(dt_echo_roundtrip(addr, "last\n", 5), 0);
+    cr_assert_eq(kill(pid, SIGTERM), 0);
+    reap_all(30.0);
+    ts_drain(&p);
+    cr_assert_null(strstr(p.err, "upgrade failed"), "%s", p.err);
+}
+
+Test(upgrade, twenty_upgrades_under_load_drop_nothing_threading, .timeout = 240)
+{
+    upgrade_loop("threading", UPGRADES);
+}
+
+/* The event mode drains its open connections on the loop instead of
+ * threads: the held connection lives through the upgrades there too. */
+Test(upgrade, upgrades_under_load_drop_nothing_uv, .timeout = 240)
+{
+    upgrade_loop("uv", 5);
+}
+
+/* --- upgrades that fail -------------------------------------------------- */
+
+static void put_file(const char *path, const char *text, const char *from)
+{
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "%s.new", path);
+    if (from) {
+        char *argv[] = {"/bin/cp", (char *)from, tmp, NULL};
+        cr_assert_eq(ts_run(argv, NULL, 0, NULL, 0, NULL, 0, 30.0), 0);
+    } else {
+        FILE *f = fopen(tmp, "w");
+        cr_assert_not_null(f);
+        fputs(text, f);
+        fclose(f);
+    }
+    cr_assert_eq(chmod(tmp, 0755), 0);
+    cr_assert_eq(rename(tmp, path), 0, "replaced as an installer does");
+}
+
+/* The binary on disk is replaced by one that exits, then by one that
+ * never gets ready: each time the old process logs why and keeps
+ * serving.  Then the real program goes back and the upgrade succeeds. */
+Test(upgrade, failed_new_binary_leaves_the_old_one_serving, .timeout = 120)
+{
+    become_subreaper();
+    char dir[256], exe[300], libs[300], ldpath[400];
+    ts_mkdtemp("upgrade", dir, sizeof dir);
+    snprintf(exe, sizeof exe, "%s/echo-server", dir);
+    put_file(exe, NULL, ts_build_path("examples/echo/echo-server"));
+    /* The copy is away from its build directory's library. */
+    snprintf(libs, sizeof libs, "%s", ts_build_path("libsockserv"));
+    snprintf(ldpath, sizeof ldpath, "LD_LIBRARY_PATH=%s", libs);
+    char *env[] = {ldpath, NULL};
+    const char *argv[] = {exe, "--listen", "127.0.0.1:0", "--upgrade-timeout",
+                          "1", NULL};
+    ts_proc p;
+    cr_assert_eq(ts_spawn(&p, (char *const *)argv, env, -1, true), 0);
+    char addr[64];
+    cr_assert_eq(ts_wait_line(&p, "listening on ", addr, sizeof addr, 10.0), 0,
+                 "%s", p.err);
+
+    put_file(exe, "#!/bin/sh\necho 'cannot start' >&2\nexit 3\n", NULL);
+    kill(p.pid, SIGUSR2);
+    cr_assert_eq(dt_wait_text(&p, "upgrade failed, still serving", false, 30.0), 0);
+    cr_assert(strstr(p.err, "exited with status 3 before it was ready"), "%s", p.err);
+    cr_assert_eq(dt_echo_roundtrip(addr, "still here\n", 11), 0);
+
+    put_file(exe, "#!/bin/sh\nexec sleep 60\n", NULL);
+    kill(p.pid, SIGUSR2);
+    cr_assert_eq(dt_wait_text(&p, "not ready in time; killed it", false, 30.0), 0,
+                 "%s", p.err);
+    cr_assert_eq(dt_echo_roundtrip(addr, "still here\n", 11), 0);
+
+    put_file(exe, NULL, ts_build_path("examples/echo/echo-server"));
+    kill(p.pid, SIGUSR2);
+    char rest[32];
+    cr_assert_eq(dt_wait_nth_line(&p, "upgraded: new server pid ", 1, rest,
+                                  sizeof rest, 30.0), 0, "%s", p.err);
+    cr_assert_eq(dt_echo_roundtrip(addr, "new one\n", 8), 0);
+    kill((pid_t)atol(rest), SIGTERM);
+    reap_all(30.0);
+    ts_rmtree(dir);
+}
