@@ -14,6 +14,17 @@
  * (threads: their control connections are shut down; forked sessions get
  * SIGTERM), close the servers (which wait for their threads or children)
  * and exit 0.
+ *
+ * systemd: inherited listening sockets (socket activation, activation.h)
+ * replace the listen settings, one listener each ("ftps" names an implicit
+ * FTPS one); READY=1, RELOADING=1 around SIGHUP, STOPPING=1 and watchdog
+ * pings go to $NOTIFY_SOCKET (notify.h).
+ *
+ * Upgrade (SIGUSR2): the program at the same path is started on the same
+ * listening sockets (upgrade.h).  Once it says READY=1 this process stops
+ * accepting and exits when its last session has ended; sessions and
+ * transfers it runs are not cut short.  If the new process fails or is not
+ * ready in time, this one logs why and keeps serving.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -126,11 +137,25 @@ typedef struct app {
     size_t nservers;
     ftpd_metrics metrics; /* the Prometheus page, when metrics_listen is set */
     uv_loop_t loop;
-    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_signal_t sig_term, sig_int, sig_hup, sig_usr2;
     uv_timer_t tick;
     bool stopping;
     double deadline;
+    /* systemd and upgrades */
+    ss_notifier notifier;
+    ss_listen_fds inherited;
+    uv_timer_t watchdog;
+    char exe[PATH_MAX]; /* what SIGUSR2 starts, resolved at start */
+    char **argv;
+    ss_upgrade up;
+    uv_timer_t up_timer; /* looks at the new process until it is ready */
+    bool upgrading;      /* a new process is starting */
+    bool retiring;       /* it took over: finish the sessions and exit */
+    bool handed_over;    /* the new process is the service (and owns the
+                            unix socket files) */
 } app;
+
+#define UPGRADE_TIMEOUT_S 30.0
 
 static void usage(FILE *f)
 {
@@ -383,13 +408,17 @@ static void finish_shutdown(app *a)
             path = unix_path;
         }
         ss_server_close(&a->servers[i]);
-        if (path && *path)
+        /* The socket file stays while a new process serves on it. */
+        if (path && *path && !a->handed_over)
             unlink(path);
     }
     uv_close((uv_handle_t *)&a->tick, close_cb);
     uv_close((uv_handle_t *)&a->sig_term, close_cb);
     uv_close((uv_handle_t *)&a->sig_int, close_cb);
     uv_close((uv_handle_t *)&a->sig_hup, close_cb);
+    uv_close((uv_handle_t *)&a->sig_usr2, close_cb);
+    uv_close((uv_handle_t *)&a->watchdog, close_cb);
+    uv_close((uv_handle_t *)&a->up_timer, close_cb);
     ftpd_log(&ctx->log, "stopped");
 }
 
@@ -406,14 +435,29 @@ static void on_tick(uv_timer_t *t)
     }
 }
 
+static void end_upgrade(app *a)
+{
+    uv_timer_stop(&a->up_timer);
+    ss_upgrade_close(&a->up);
+    a->upgrading = false;
+}
+
 static void begin_shutdown(app *a, int signum)
 {
-    if (a->stopping)
+    if (a->stopping && !a->retiring)
         return;
-    a->stopping = true;
+    if (a->upgrading) { /* the new process is not ready: it is killed */
+        ftpd_log(&a->ctx.log, "signal %d: upgrade abandoned", signum);
+        end_upgrade(a);
+    }
     ftpd_log(&a->ctx.log, "signal %d: shutting down (grace %.1f s)", signum,
              a->ctx.cfg.grace_period);
-    for (size_t i = 0; i < a->nservers; i++)
+    if (!a->handed_over) /* else the new process is the service */
+        ss_notify_stopping(&a->notifier, NULL);
+    bool detached = a->stopping; /* a retiring process is detached */
+    a->stopping = true;
+    a->retiring = false;
+    for (size_t i = 0; i < a->nservers && !detached; i++)
         ss_server_detach(&a->servers[i]);
     if (write(a->ctx.stop_wr, "x", 1) < 0) {
         /* the pipe is ours and empty: cannot fail in practice */
@@ -422,10 +466,66 @@ static void begin_shutdown(app *a, int signum)
     uv_timer_start(&a->tick, on_tick, 0, 20);
 }
 
+/* The new process is ready: stop accepting, let the sessions end on their
+ * own (no 421, no grace period), then exit as a shutdown does. */
+static void retire(app *a)
+{
+    pid_t pid = a->up.pid;
+    end_upgrade(a);
+    a->retiring = a->handed_over = true;
+    a->stopping = true;
+    for (size_t i = 0; i < a->nservers; i++)
+        ss_server_detach(&a->servers[i]);
+    ftpd_log(&a->ctx.log, "upgrade: new process %ld is ready; finishing %u "
+             "session(s) here", (long)pid, ftpd_connlimit_active(a->ctx.limits));
+    printf("upgraded: new server pid %ld\n", (long)pid);
+    fflush(stdout);
+    a->deadline = 1e300; /* sessions end by themselves (idle_timeout) */
+    uv_timer_start(&a->tick, on_tick, 0, 20);
+}
+
+static void on_upgrade_timer(uv_timer_t *t)
+{
+    app *a = t->data;
+    ss_error err;
+    int rc = ss_upgrade_check(&a->up, &err);
+    if (rc > 0) {
+        retire(a);
+    } else if (rc < 0) {
+        ftpd_log(&a->ctx.log, "upgrade failed, still serving: %s", err.msg);
+        fprintf(stderr, PROG ": upgrade failed, still serving: %s\n", err.msg);
+        end_upgrade(a);
+    }
+}
+
+static void begin_upgrade(app *a)
+{
+    if (a->stopping || a->upgrading) {
+        ftpd_log(&a->ctx.log, "SIGUSR2: ignored (%s)",
+                 a->upgrading ? "an upgrade is running" : "stopping");
+        return;
+    }
+    ss_upgrade_socket socks[2 * FTPD_MAX_LISTEN];
+    for (size_t i = 0; i < a->nservers; i++)
+        socks[i] = (ss_upgrade_socket){a->servers[i].socket,
+                                       a->implicit[i] ? "ftps" : "ftp"};
+    ss_error err;
+    if (ss_upgrade_start(&a->up, a->exe, a->argv, socks, a->nservers,
+                         &a->notifier, UPGRADE_TIMEOUT_S, &err) < 0) {
+        ftpd_log(&a->ctx.log, "upgrade failed, still serving: %s", err.msg);
+        return;
+    }
+    a->upgrading = true;
+    ftpd_log(&a->ctx.log, "SIGUSR2: upgrade: started %s as pid %ld", a->exe,
+             (long)a->up.pid);
+    uv_timer_start(&a->up_timer, on_upgrade_timer, 10, 10);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     app *a = h->data;
     if (signum == SIGHUP) {
+        ss_notify_reloading(&a->notifier, NULL);
         char err[512] = "";
         int rc = ftpd_users_reload(&a->ctx.users, true, err, sizeof err);
         if (rc < 0)
@@ -433,38 +533,57 @@ static void on_signal(uv_signal_t *h, int signum)
         else
             ftpd_log(&a->ctx.log, "SIGHUP: users file reloaded (%zu users)",
                      ftpd_users_count(&a->ctx.users));
+        ss_notify_ready(&a->notifier, rc < 0 ? "users file not reloaded"
+                                             : "users file reloaded", NULL);
+        return;
+    }
+    if (signum == SIGUSR2) {
+        begin_upgrade(a);
         return;
     }
     begin_shutdown(a, signum);
 }
 
-static const ss_server_class *class_for(const ss_addr *addr,
-                                        ftpd_concurrency mode)
+static void on_watchdog(uv_timer_t *t)
 {
-    bool unix_sock = ss_addr_family(addr) == AF_UNIX;
+    app *a = t->data;
+    ss_notifier_watchdog_tick(&a->notifier, NULL);
+}
+
+static const ss_server_class *class_for(int family, ftpd_concurrency mode)
+{
+    bool unix_sock = family == AF_UNIX;
     if (mode == FTPD_FORKING)
         return unix_sock ? &ftpd_forking_unix : &ftpd_forking_tcp;
     return unix_sock ? &ftpd_threading_unix : &ftpd_threading_tcp;
 }
 
-static int start_one(app *a, const char *text, bool implicit)
+/* One listener: bound to text, or (fd >= 0) on an inherited socket. */
+static int start_one(app *a, const char *text, int fd, bool implicit)
 {
     ftpd_config *c = &a->ctx.cfg;
     ss_addr addr;
     ss_error err;
     ss_error_clear(&err);
-    if (ss_addr_parse(&addr, text, &err) < 0) {
+    int family = AF_UNSPEC;
+    if (fd >= 0) {
+        socklen_t len = sizeof family;
+        getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len);
+    } else if (ss_addr_parse(&addr, text, &err) < 0) {
         fprintf(stderr, PROG ": listen %s: %s\n", text, err.msg);
         return 2;
+    } else {
+        family = ss_addr_family(&addr);
     }
     ss_server *srv = &a->servers[a->nservers];
-    if (ss_server_init(srv, class_for(&addr, c->concurrency), &addr,
-                       &ftpd_session_class, 0, &err) < 0) {
+    if (ss_server_init(srv, class_for(family, c->concurrency),
+                       fd >= 0 ? NULL : &addr, &ftpd_session_class, 0,
+                       &err) < 0) {
         fprintf(stderr, PROG ": listen %s: %s\n", text, err.msg);
         return 1;
     }
     srv->data = &a->ctx;
-    srv->allow_reuse_address = ss_addr_family(&addr) != AF_UNIX;
+    srv->allow_reuse_address = family != AF_UNIX;
     srv->block_on_close = true;
     srv->daemon_threads = false;
     srv->max_children = c->max_sessions;
@@ -482,9 +601,10 @@ static int start_one(app *a, const char *text, bool implicit)
         ss_server_close(srv);
         return 2;
     }
-    if (ss_server_bind_and_activate(srv, &err) < 0) {
+    if ((fd >= 0 ? ss_server_adopt(srv, fd, &err)
+                 : ss_server_bind_and_activate(srv, &err)) < 0) {
         fprintf(stderr, PROG ": listen %s: %s\n", text, err.msg);
-        return 1;
+        return fd >= 0 ? 2 : 1;
     }
     a->implicit[a->nservers] = implicit;
     a->nservers++;
@@ -495,11 +615,36 @@ static int start_servers(app *a)
 {
     ftpd_config *c = &a->ctx.cfg;
     int rc;
+    ss_listen_fds *lf = &a->inherited;
+    if (lf->count > 0) {
+        /* Socket activation or an upgrade: these replace the listen
+         * settings.  "ftps" names an implicit FTPS listener. */
+        if (lf->count > 2 * FTPD_MAX_LISTEN) {
+            fprintf(stderr, PROG ": %u inherited sockets, at most %d\n",
+                    lf->count, 2 * FTPD_MAX_LISTEN);
+            return 2;
+        }
+        for (unsigned i = 0; i < lf->count; i++) {
+            char what[300];
+            const char *name = ss_listen_fds_name(lf, i);
+            bool implicit = strcmp(name, "ftps") == 0;
+            snprintf(what, sizeof what, "inherited fd %d (%s)", lf->fd[i], name);
+            if (implicit && !a->ctx.tls_on) {
+                fprintf(stderr, PROG ": %s: implicit FTPS needs tls = on\n",
+                        what);
+                return 2;
+            }
+            int fd = ss_listen_fds_take(lf, name);
+            if ((rc = start_one(a, what, fd, implicit)) != 0)
+                return rc;
+        }
+        return 0;
+    }
     for (size_t i = 0; i < c->nlisten; i++)
-        if ((rc = start_one(a, c->listen[i], false)) != 0)
+        if ((rc = start_one(a, c->listen[i], -1, false)) != 0)
             return rc;
     for (size_t i = 0; i < c->nlisten_implicit; i++)
-        if ((rc = start_one(a, c->listen_implicit[i], true)) != 0)
+        if ((rc = start_one(a, c->listen_implicit[i], -1, true)) != 0)
             return rc;
     return 0;
 }
@@ -574,6 +719,22 @@ int main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN); /* a data peer that leaves is an EPIPE */
     char err[1024];
+    /* Before any thread: these read and unset environment variables. */
+    ss_error serr;
+    if (ss_notifier_init(&a.notifier, 0, &serr) < 0)
+        fprintf(stderr, PROG ": %s (not notifying)\n", serr.msg);
+    if (ss_listen_fds_init(&a.inherited, 0, &serr) < 0) {
+        fprintf(stderr, PROG ": %s\n", serr.msg);
+        return 2;
+    }
+    /* What SIGUSR2 starts: this path, resolved now (argv[0] may be
+     * relative); if the file was replaced, the new one. */
+    ssize_t exe_len = readlink("/proc/self/exe", a.exe, sizeof a.exe - 1);
+    a.exe[exe_len > 0 ? exe_len : 0] = '\0';
+    char *deleted = strstr(a.exe, " (deleted)");
+    if (deleted && deleted[10] == '\0')
+        *deleted = '\0';
+    a.argv = argv;
     if (mkdirs(c->data_dir, 0750) < 0) {
         fprintf(stderr, PROG ": data_dir %s: %s\n", c->data_dir, strerror(errno));
         return 1;
@@ -636,14 +797,18 @@ int main(int argc, char **argv)
         perror(PROG ": counters");
         return 1;
     }
-    if ((rc = start_servers(&a)) != 0)
+    rc = start_servers(&a);
+    if (rc != 0) {
+        ss_listen_fds_close(&a.inherited);
         return rc;
+    }
     if (c->metrics_listen[0] &&
         ftpd_metrics_open(&a.metrics, c->metrics_listen, ctx, a.servers,
                           a.nservers, err, sizeof err) < 0) {
         fprintf(stderr, PROG ": %s\n", err);
         return 1;
     }
+    ss_listen_fds_close(&a.inherited); /* what nothing here took */
     if (first_run(&a) < 0)
         return 1;
     if (drop_privileges(c, &ctx->log) < 0)
@@ -655,9 +820,13 @@ int main(int argc, char **argv)
     uv_loop_init(&a.loop);
     uv_timer_init(&a.loop, &a.tick);
     a.tick.data = &a;
-    uv_signal_t *sigs[] = {&a.sig_term, &a.sig_int, &a.sig_hup};
-    int signums[] = {SIGTERM, SIGINT, SIGHUP};
-    for (int i = 0; i < 3; i++) {
+    uv_timer_init(&a.loop, &a.watchdog);
+    a.watchdog.data = &a;
+    uv_timer_init(&a.loop, &a.up_timer);
+    a.up_timer.data = &a;
+    uv_signal_t *sigs[] = {&a.sig_term, &a.sig_int, &a.sig_hup, &a.sig_usr2};
+    int signums[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR2};
+    for (int i = 0; i < 4; i++) {
         uv_signal_init(&a.loop, sigs[i]);
         sigs[i]->data = &a;
         uv_signal_start(sigs[i], on_signal, signums[i]);
@@ -689,6 +858,17 @@ int main(int argc, char **argv)
         ftpd_log(&ctx->log, "metrics on http://%s/metrics", addr);
     }
     fflush(stdout);
+    /* Listening and watched: ready for systemd, or for the old process
+     * of an upgrade. */
+    char status[64];
+    snprintf(status, sizeof status, "%zu listener(s)", a.nservers);
+    if (ss_notify_ready(&a.notifier, status, &serr) < 0)
+        ftpd_log(&ctx->log, "notify: %s", serr.msg);
+    uint64_t wd = ss_notifier_watchdog_usec(&a.notifier);
+    if (wd > 0) { /* every quarter: a ping is never later than half */
+        uint64_t ms = wd / 4000 ? wd / 4000 : 1;
+        uv_timer_start(&a.watchdog, on_watchdog, 0, ms);
+    }
 
     uv_run(&a.loop, UV_RUN_DEFAULT);
     /* Closing the loop needs every handle closed: the servers' watchers
@@ -706,6 +886,7 @@ int main(int argc, char **argv)
         ss_tls_context_close(&ctx->tls);
     close(ctx->stop_rd);
     close(ctx->stop_wr);
+    ss_notifier_close(&a.notifier);
     ftpd_log_close(&ctx->log);
     return 0;
 }
