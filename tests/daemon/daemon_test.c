@@ -49,24 +49,10 @@ int dt_wait_nth_line(ts_proc *p, const char *prefix, int n, char *rest,
                      size_t cap, double timeout_s)
 {
     double deadline = ts_now() + timeout_s;
-    size_t plen = strlen(prefix);
     for (;;) {
         ts_drain(p);
-        int seen = 0;
-        for (char *line = p->out; *line;) {
-            char *nl = strchr(line, '\n');
-            if (!nl)
-                break;
-            if (strncmp(line, prefix, plen) == 0 && ++seen == n) {
-                size_t k = (size_t)(nl - line) - plen;
-                if (k >= cap)
-                    k = cap - 1;
-                memcpy(rest, line + plen, k);
-                rest[k] = '\0';
-                return 0;
-            }
-            line = nl + 1;
-        }
+        if (ts_find_line(p, prefix, n, rest, cap))
+            return 0;
         double left = deadline - ts_now();
         if (left <= 0)
             return -ETIMEDOUT;

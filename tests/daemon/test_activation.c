@@ -43,6 +43,44 @@ static bool activate(ts_proc *p, const char *const *args, int nsockets)
     return false;
 }
 
+/* Where a test's arguments have TCP_ADDR, a free 127.0.0.1 port goes (into
+ * listen); tried again on another port if it was taken meanwhile. */
+#define TCP_ADDR "<tcp>"
+static void activate_tcp(ts_proc *p, char *listen, size_t cap,
+                         const char *const *args, int nsockets)
+{
+    for (int tries = 0; tries < 5; tries++) {
+        snprintf(listen, cap, "127.0.0.1:%d", dt_free_port());
+        const char *a[32];
+        size_t i = 0;
+        for (; args[i] && i < 31; i++)
+            a[i] = strcmp(args[i], TCP_ADDR) ? args[i] : listen;
+        a[i] = NULL;
+        if (activate(p, a, nsockets))
+            return;
+    }
+    cr_assert_fail("systemd-socket-activate did not listen");
+}
+
+/* A datagram to listen; with a reply expected, it must echo. */
+static void datagram(const char *listen, const char *msg, const ts_proc *p,
+                     bool echo)
+{
+    ss_addr a;
+    cr_assert_eq(ss_addr_parse(&a, listen, NULL), 0);
+    int fd = ts_connect(&a, SOCK_DGRAM, 10.0);
+    cr_assert_geq(fd, 0);
+    size_t len = strlen(msg);
+    cr_assert_eq(send(fd, msg, len, 0), (ssize_t)len);
+    if (echo) {
+        char back[64];
+        cr_assert_eq(recv(fd, back, sizeof back, 0), (ssize_t)len,
+                     "stderr:\n%s", p->err);
+        cr_assert_eq(memcmp(back, msg, len), 0);
+    }
+    close(fd);
+}
+
 static void stop_ok(ts_proc *p)
 {
     int st = ts_stop(p, SIGTERM, 20.0);
@@ -57,16 +95,10 @@ Test(activation, tcp_socket_serves_under_every_mixin, .timeout = 120)
     for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
         ts_proc p;
         char listen[64], addr[96];
-        bool up = false;
-        for (int tries = 0; tries < 5 && !up; tries++) {
-            int port = dt_free_port();
-            snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-            const char *args[] = {"-l", listen, "--fdname=echo",
-                                  ts_build_path("examples/echo/echo-server"),
-                                  "--mode", modes[m], NULL};
-            up = activate(&p, args, 1);
-        }
-        cr_assert(up, "systemd-socket-activate did not listen");
+        const char *args[] = {"-l", TCP_ADDR, "--fdname=echo",
+                              ts_build_path("examples/echo/echo-server"),
+                              "--mode", modes[m], NULL};
+        activate_tcp(&p, listen, sizeof listen, args, 1);
         char msg[64];
         int len = snprintf(msg, sizeof msg, "hello from %s\n", modes[m]);
         cr_assert_eq(dt_echo_roundtrip(listen, msg, (size_t)len), 0,
@@ -105,15 +137,10 @@ Test(activation, socket_is_picked_by_name, .timeout = 60)
     ts_mkdtemp("activation", dir, sizeof dir);
     snprintf(other, sizeof other, "%s/other.sock", dir);
     ts_proc p;
-    bool up = false;
-    for (int tries = 0; tries < 5 && !up; tries++) {
-        snprintf(listen, sizeof listen, "127.0.0.1:%d", dt_free_port());
-        const char *args[] = {"-l", other, "-l", listen, "--fdname=other:echo",
-                              ts_build_path("examples/echo/echo-server"),
-                              "--mode", "uv", NULL};
-        up = activate(&p, args, 2);
-    }
-    cr_assert(up);
+    const char *args[] = {"-l", other, "-l", TCP_ADDR, "--fdname=other:echo",
+                          ts_build_path("examples/echo/echo-server"),
+                          "--mode", "uv", NULL};
+    activate_tcp(&p, listen, sizeof listen, args, 2);
     cr_assert_eq(dt_echo_roundtrip(listen, "named\n", 6), 0, "stderr:\n%s", p.err);
     snprintf(line, sizeof line, "listening on %s\n", listen);
     cr_assert_eq(dt_wait_text(&p, line, true, 10.0), 0, "stdout: %s", p.out);
@@ -125,26 +152,11 @@ Test(activation, datagram_socket_serves_udp, .timeout = 60)
 {
     ts_proc p;
     char listen[64];
-    bool up = false;
-    int port = 0;
-    for (int tries = 0; tries < 5 && !up; tries++) {
-        port = dt_free_port();
-        snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-        const char *args[] = {"-d", "-l", listen,
-                              ts_build_path("examples/echo/echo-server"),
-                              "--proto", "udp", NULL};
-        up = activate(&p, args, 1);
-    }
-    cr_assert(up);
-    ss_addr a;
-    cr_assert_eq(ss_addr_parse(&a, listen, NULL), 0);
-    int fd = ts_connect(&a, SOCK_DGRAM, 10.0);
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(send(fd, "ping", 4, 0), 4);
-    char back[16];
-    cr_assert_eq(recv(fd, back, sizeof back, 0), 4, "stderr:\n%s", p.err);
-    cr_assert_eq(memcmp(back, "ping", 4), 0);
-    close(fd);
+    const char *args[] = {"-d", "-l", TCP_ADDR,
+                          ts_build_path("examples/echo/echo-server"),
+                          "--proto", "udp", NULL};
+    activate_tcp(&p, listen, sizeof listen, args, 1);
+    datagram(listen, "ping", &p, true);
     stop_ok(&p);
 }
 
@@ -154,20 +166,10 @@ Test(activation, wrong_socket_type_is_refused_with_the_reason, .timeout = 60)
 {
     ts_proc p;
     char listen[64];
-    bool up = false;
-    for (int tries = 0; tries < 5 && !up; tries++) {
-        snprintf(listen, sizeof listen, "127.0.0.1:%d", dt_free_port());
-        const char *args[] = {"-d", "-l", listen,
-                              ts_build_path("examples/echo/echo-server"), NULL};
-        up = activate(&p, args, 1);
-    }
-    cr_assert(up);
-    ss_addr a;
-    cr_assert_eq(ss_addr_parse(&a, listen, NULL), 0);
-    int fd = ts_connect(&a, SOCK_DGRAM, 10.0);
-    cr_assert_geq(fd, 0);
-    send(fd, "x", 1, 0); /* makes systemd-socket-activate start it */
-    close(fd);
+    const char *args[] = {"-d", "-l", TCP_ADDR,
+                          ts_build_path("examples/echo/echo-server"), NULL};
+    activate_tcp(&p, listen, sizeof listen, args, 1);
+    datagram(listen, "x", &p, false); /* systemd-socket-activate starts it */
     int st = ts_stop(&p, 0, 20.0);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %d", st);
     cr_assert(strstr(p.err, "fd 3 is a SOCK_DGRAM socket; EchoServer needs "

@@ -139,29 +139,39 @@ static bool reap(ts_proc *p, int flags)
     return false;
 }
 
+bool ts_find_line(const ts_proc *p, const char *prefix, int nth, char *rest,
+                  size_t cap)
+{
+    size_t plen = strlen(prefix);
+    int seen = 0;
+    for (const char *line = p->out; *line;) {
+        const char *nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        if ((size_t)(nl - line) >= plen && memcmp(line, prefix, plen) == 0 &&
+            ++seen == nth) {
+            size_t n = (size_t)(nl - line) - plen;
+            if (rest && cap) {
+                if (n >= cap)
+                    n = cap - 1;
+                memcpy(rest, line + plen, n);
+                rest[n] = '\0';
+            }
+            return true;
+        }
+        line = nl + 1;
+    }
+    return false;
+}
+
 int ts_wait_line(ts_proc *p, const char *prefix, char *rest, size_t cap,
                  double timeout_s)
 {
     double deadline = ts_now() + timeout_s;
-    size_t plen = strlen(prefix);
     for (;;) {
         ts_drain(p);
-        for (char *line = p->out; line && *line;) {
-            char *nl = strchr(line, '\n');
-            if (!nl)
-                break;
-            if ((size_t)(nl - line) >= plen && memcmp(line, prefix, plen) == 0) {
-                size_t n = (size_t)(nl - line) - plen;
-                if (rest && cap) {
-                    if (n >= cap)
-                        n = cap - 1;
-                    memcpy(rest, line + plen, n);
-                    rest[n] = '\0';
-                }
-                return 0;
-            }
-            line = nl + 1;
-        }
+        if (ts_find_line(p, prefix, 1, rest, cap))
+            return 0;
         if (reap(p, WNOHANG)) {
             ts_drain(p);
             return -ECHILD;

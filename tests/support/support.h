@@ -43,6 +43,12 @@ int ts_spawn(ts_proc *p, char *const argv[], char *const env[], int stdin_fd,
 int ts_wait_line(ts_proc *p, const char *prefix, char *rest, size_t cap,
                  double timeout_s);
 
+/* Looks in what was read of the child's stdout for the nth (1-based) line
+ * starting with prefix; copies the rest of it (cap bytes, may be NULL) and
+ * returns true when found.  Reads nothing. */
+bool ts_find_line(const ts_proc *p, const char *prefix, int nth, char *rest,
+                  size_t cap);
+
 /* Spawns argv and waits (10 s) for "listening on ADDR"; fills addr_text (the
  * ADDR, cap bytes) and addr.  Returns 0 or a negative code. */
 int ts_start_server(ts_proc *p, char *const argv[], char *addr_text,
