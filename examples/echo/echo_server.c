@@ -596,8 +596,23 @@ int main(int argc, char **argv)
         }
     }
 
+    char text[SS_ADDRSTRLEN];
+    printf("listening on %s\n", ss_addr_format(&srv.server_address, text, sizeof text));
+    fflush(stdout);
+    /* The socket listens: connections queue from here on, so this is ready
+     * (for systemd, or for the old process of an upgrade).  Before the
+     * signal thread exists: after an upgrade's READY=1 the notifier
+     * switches to systemd's socket, which SIGUSR2's upgrade then reads
+     * (the signals wait, blocked, until that thread takes them). */
+    char status[SS_ADDRSTRLEN + 16];
+    snprintf(status, sizeof status, "listening on %s", text);
+    if (ss_notify_ready(&notifier, status, &err) < 0)
+        fprintf(stderr, "%s: %s\n", prog, err.msg);
+
     st.server = &srv;
     st.file = &file;
+    st.argv = argv;
+    st.exe = exe;
     pthread_t tid;
     if ((rc = pthread_create(&tid, NULL, signal_thread, &st)) != 0) {
         fprintf(stderr, "%s: starting the signal thread: %s\n", prog, strerror(rc));
@@ -607,17 +622,6 @@ int main(int argc, char **argv)
     }
     pthread_detach(tid); /* it lives until the process exits */
 
-    st.argv = argv;
-    st.exe = exe;
-    char text[SS_ADDRSTRLEN];
-    printf("listening on %s\n", ss_addr_format(&srv.server_address, text, sizeof text));
-    fflush(stdout);
-    /* The socket listens: connections queue from here on, so this is ready
-     * (for systemd, or for the old process of an upgrade). */
-    char status[SS_ADDRSTRLEN + 16];
-    snprintf(status, sizeof status, "listening on %s", text);
-    if (ss_notify_ready(&notifier, status, &err) < 0)
-        fprintf(stderr, "%s: %s\n", prog, err.msg);
 
     rc = ss_server_serve_forever(&srv, 0.5);
 
