@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -245,4 +246,79 @@ Test(upgrade, failed_new_binary_leaves_the_old_one_serving, .timeout = 120)
     reap_all(30.0);
     no_sanitizer_report(&p);
     ts_rmtree(dir);
+}
+
+/* --- the mechanism inside one process ------------------------------------ */
+
+/* Answers one byte: the name of the server that took the connection. */
+static int name_handle(ss_handler *h, ss_error *err)
+{
+    ss_stream_handler *sh = (ss_stream_handler *)h;
+    const char *name = h->server->data;
+    int rc = ss_wfile_write(&sh->wfile, name, 1);
+    return rc < 0 ? ss_error_set(err, rc, "write") : 0;
+}
+
+static const ss_handler_class name_handler = {
+    .base = &ss_stream_request_handler_class,
+    .name = "NameHandler",
+    .handle = name_handle,
+};
+
+static void *serve(void *arg)
+{
+    ss_server_serve_forever(arg, 0.5);
+    return NULL;
+}
+
+static char ask(const ss_addr *a)
+{
+    int fd = ts_connect(a, SOCK_STREAM, 10.0);
+    cr_assert_geq(fd, 0);
+    char c = 0;
+    cr_assert_eq(ts_read_full(fd, &c, 1), 1);
+    close(fd);
+    return c;
+}
+
+/* Two servers on one listening socket (the second adopts a copy, as the
+ * new process of an upgrade does): once the first stops accepting, the
+ * second takes every connection, including those queued meanwhile. */
+Test(upgrade, stop_accepting_leaves_the_queue_to_the_sharing_server)
+{
+    ss_server a, b;
+    ss_addr addr;
+    ss_error err;
+    ss_addr_parse(&addr, "127.0.0.1:0", NULL);
+    cr_assert_eq(ss_server_init(&a, &ss_threading_tcp_server_class, &addr,
+                                &name_handler, SS_BIND_AND_ACTIVATE, &err), 0);
+    a.data = "A";
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, serve, &a);
+    cr_assert_eq(ask(&a.server_address), 'A');
+    cr_assert_eq(ss_server_stop_accepting(&a), 0);
+
+    /* Queued while nobody accepts: not refused, not lost. */
+    int waiting = ts_connect(&a.server_address, SOCK_STREAM, 10.0);
+    cr_assert_geq(waiting, 0);
+    cr_assert_eq(ss_server_init(&b, &ss_threading_tcp_server_class, NULL,
+                                &name_handler, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(ss_server_adopt(&b, fcntl(a.socket, F_DUPFD_CLOEXEC, 3), &err),
+                 0, "%s", err.msg);
+    b.data = "B";
+    pthread_create(&tb, NULL, serve, &b);
+    char c = 0;
+    cr_assert_eq(ts_read_full(waiting, &c, 1), 1);
+    cr_assert_eq(c, 'B');
+    close(waiting);
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(ask(&b.server_address), 'B');
+
+    ss_server_shutdown(&a);
+    pthread_join(ta, NULL);
+    ss_server_close(&a);
+    cr_assert_eq(ask(&b.server_address), 'B', "closing A closes only its copy");
+    ss_server_shutdown(&b);
+    pthread_join(tb, NULL);
+    ss_server_close(&b);
 }
