@@ -478,6 +478,7 @@ static void retire(app *a)
     a->stopping = true;
     for (size_t i = 0; i < a->nservers; i++)
         ss_server_detach(&a->servers[i]);
+    ftpd_metrics_stop(&a->metrics); /* the new process serves the page */
     ftpd_log(&a->ctx.log, "upgrade: new process %ld is ready; finishing %u "
              "session(s) here", (long)pid, ftpd_connlimit_active(a->ctx.limits));
     printf("upgraded: new server pid %ld\n", (long)pid);
@@ -507,12 +508,17 @@ static void begin_upgrade(app *a)
                  a->upgrading ? "an upgrade is running" : "stopping");
         return;
     }
-    ss_upgrade_socket socks[2 * FTPD_MAX_LISTEN];
+    ss_upgrade_socket socks[2 * FTPD_MAX_LISTEN + 1];
+    size_t n = 0;
     for (size_t i = 0; i < a->nservers; i++)
-        socks[i] = (ss_upgrade_socket){a->servers[i].socket,
-                                       a->implicit[i] ? "ftps" : "ftp"};
+        socks[n++] = (ss_upgrade_socket){a->servers[i].socket,
+                                         a->implicit[i] ? "ftps" : "ftp"};
+    /* The page's port too: the new process could not bind it while this
+     * one holds it. */
+    if (a->metrics.started)
+        socks[n++] = (ss_upgrade_socket){a->metrics.srv.socket, "metrics"};
     ss_error err;
-    if (ss_upgrade_start(&a->up, a->exe, a->argv, socks, a->nservers,
+    if (ss_upgrade_start(&a->up, a->exe, a->argv, socks, n,
                          &a->notifier, UPGRADE_TIMEOUT_S, &err) < 0) {
         ftpd_log(&a->ctx.log, "upgrade failed, still serving: %s", err.msg);
         return;
@@ -629,6 +635,8 @@ static int start_servers(app *a)
         for (unsigned i = 0; i < lf->count; i++) {
             char what[300];
             const char *name = ss_listen_fds_name(lf, i);
+            if (strcmp(name, "metrics") == 0) /* the metrics page's */
+                continue;
             bool implicit = strcmp(name, "ftps") == 0;
             snprintf(what, sizeof what, "inherited fd %d (%s)", lf->fd[i], name);
             if (implicit && !a->ctx.tls_on) {
@@ -805,7 +813,9 @@ int main(int argc, char **argv)
         return rc;
     }
     if (c->metrics_listen[0] &&
-        ftpd_metrics_open(&a.metrics, c->metrics_listen, ctx, a.servers,
+        ftpd_metrics_open(&a.metrics, c->metrics_listen,
+                          ss_listen_fds_take(&a.inherited, "metrics"), ctx,
+                          a.servers,
                           a.nservers, err, sizeof err) < 0) {
         fprintf(stderr, PROG ": %s\n", err);
         return 1;

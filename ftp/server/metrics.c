@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "connlimit.h"
 #include "counters.h"
@@ -314,7 +315,7 @@ static const ss_server_class metrics_unix_class = {
     .handle_busy = metrics_busy,
 };
 
-int ftpd_metrics_open(ftpd_metrics *m, const char *text, ftpd_ctx *ctx,
+int ftpd_metrics_open(ftpd_metrics *m, const char *text, int fd, ftpd_ctx *ctx,
                       ss_server *listeners, size_t nlisteners, char *errbuf,
                       size_t errcap)
 {
@@ -329,15 +330,25 @@ int ftpd_metrics_open(ftpd_metrics *m, const char *text, ftpd_ctx *ctx,
         snprintf(with_host, sizeof with_host, "127.0.0.1:%s", text);
         text = with_host;
     }
-    if (ss_addr_parse(&addr, text, &err) < 0) {
+    bool unix_sock;
+    if (fd >= 0) { /* inherited: its family picks the class */
+        int family = AF_UNSPEC;
+        socklen_t len = sizeof family;
+        getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len);
+        unix_sock = family == AF_UNIX;
+    } else if (ss_addr_parse(&addr, text, &err) < 0) {
         snprintf(errbuf, errcap, "metrics_listen %s: %s", text, err.msg);
         return -1;
+    } else {
+        unix_sock = ss_addr_family(&addr) == AF_UNIX;
     }
-    bool unix_sock = ss_addr_family(&addr) == AF_UNIX;
     if (ss_server_init(&m->srv, unix_sock ? &metrics_unix_class
                                           : &metrics_tcp_class,
-                       &addr, &metrics_handler_class, 0, &err) < 0) {
+                       fd >= 0 ? NULL : &addr, &metrics_handler_class, 0,
+                       &err) < 0) {
         snprintf(errbuf, errcap, "metrics_listen %s: %s", text, err.msg);
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
     m->ctx = ctx;
@@ -347,8 +358,11 @@ int ftpd_metrics_open(ftpd_metrics *m, const char *text, ftpd_ctx *ctx,
     m->srv.pool_workers = 2;
     m->srv.pool_queue_size = 8;
     m->srv.pool_when_full = SS_POOL_REFUSE;
-    if (ss_server_bind_and_activate(&m->srv, &err) < 0) {
+    if ((fd >= 0 ? ss_server_adopt(&m->srv, fd, &err)
+                 : ss_server_bind_and_activate(&m->srv, &err)) < 0) {
         snprintf(errbuf, errcap, "metrics_listen %s: %s", text, err.msg);
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
     m->started = true;

@@ -29,11 +29,13 @@ typedef struct ftpd_metrics {
 } ftpd_metrics;
 
 /* Binds addr ("127.0.0.1:9121", "[::1]:9121", "unix:/path"; a port alone,
- * "9121", is 127.0.0.1:9121), with the FTP
+ * "9121", is 127.0.0.1:9121), or serves on the inherited listening socket
+ * fd instead when fd >= 0 (socket activation, an upgrade: ss_server_adopt;
+ * fd is the page's from then on, also when this fails), with the FTP
  * listeners, before privileges are dropped.  listeners must outlive the
  * page (stop it first).  Main thread.  Returns 0, or -1 with a message in
  * err (nothing to stop then). */
-int ftpd_metrics_open(ftpd_metrics *m, const char *addr, ftpd_ctx *ctx,
+int ftpd_metrics_open(ftpd_metrics *m, const char *addr, int fd, ftpd_ctx *ctx,
                       ss_server *listeners, size_t nlisteners, char *err,
                       size_t errcap);
 /* Starts serving the page from uv_loop (the daemon's).  0 or a negative

@@ -38,6 +38,25 @@ static int wait_exit(pid_t pid, double timeout_s)
     }
 }
 
+/* GET /metrics on addr ("http://HOST:PORT/metrics"): the status code. */
+static int scrape(const char *url)
+{
+    char hostport[64];
+    cr_assert_eq(sscanf(url, "http://%63[^/]", hostport), 1);
+    ss_addr a;
+    cr_assert_eq(ss_addr_parse(&a, hostport, NULL), 0);
+    int fd = ts_connect(&a, SOCK_STREAM, 10.0);
+    cr_assert_geq(fd, 0);
+    const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+    cr_assert_eq(ts_write_full(fd, req, sizeof req - 1), 0);
+    char line[128];
+    cr_assert_gt(ts_read_line(fd, line, sizeof line), 0);
+    close(fd);
+    int code = 0;
+    sscanf(line, "HTTP/1.%*d %d", &code);
+    return code;
+}
+
 static void login(ftc *c, ftx_server *s)
 {
     ftc_open(c, s);
@@ -54,7 +73,13 @@ Test(ftpd_upgrade, download_survives_sigusr2_and_logins_keep_working,
     ftx_add_user(&s, "alice", "secret", "1G");
     const char *file = ftx_home_path(&s, "alice", "big.bin");
     ftx_make_file(file, BIG, 12);
-    ftx_start(&s, NULL);
+    /* The metrics page's port goes over too: the new process could not
+     * bind it while the old one holds it. */
+    const char *extra[] = {"--set", "metrics_listen=127.0.0.1:0", NULL};
+    ftx_start(&s, extra);
+    char url[96];
+    cr_assert_eq(ts_wait_line(&s.proc, "metrics on ", url, sizeof url, 10.0), 0);
+    cr_assert_eq(scrape(url), 200);
 
     ftc idle, c;
     login(&idle, &s);
@@ -72,6 +97,7 @@ Test(ftpd_upgrade, download_survives_sigusr2_and_logins_keep_working,
     pid_t next = (pid_t)atol(rest);
     cr_assert_gt(next, 0);
 
+    cr_assert_eq(scrape(url), 200, "the new process serves the page");
     ftc during;
     login(&during, &s);
     cr_assert_eq(ftc_cmd(&during, "PWD"), 257);
@@ -98,6 +124,7 @@ Test(ftpd_upgrade, download_survives_sigusr2_and_logins_keep_working,
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "old exit %d", st);
     s.running = false;
 
+    cr_assert_eq(scrape(url), 200);
     ftc after;
     login(&after, &s);
     char *list;
