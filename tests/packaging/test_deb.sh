@@ -82,7 +82,8 @@ say "a pkg-config build against libsockserv-dev runs"
 # --- sockserv-ftpd: as the unit starts it, as its user ----------------------
 conf=/etc/sockserv-ftpd/sockserv-ftpd.conf
 unit=/lib/systemd/system/sockserv-ftpd.service
-systemd-analyze verify "$unit"   # Documentation= man pages now installed
+systemd-analyze verify "$unit" "${unit%.service}.socket" # pages now installed
+grep -qx 'Type=notify' "$unit"
 read -r -a exec_start <<<"$(sed -n 's/^ExecStart=//p' "$unit")"
 [ "${exec_start[0]}" = /usr/sbin/sockserv-ftpd ]
 # User=/Group= of the unit; setpriv execs, so $! is the server itself.
@@ -127,9 +128,10 @@ apt purge "${pkgs[@]}" >/dev/null
 left=()
 for path in /etc/sockserv-ftpd /var/lib/sockserv-ftpd /var/log/sockserv-ftpd \
     /usr/sbin/sockserv-ftpd /usr/bin/sockserv-ftp /usr/include/sockserv \
-    "$unit" /etc/logrotate.d/sockserv-ftpd /usr/lib/sysusers.d/sockserv-ftpd.conf \
+    "$unit" "${unit%.service}.socket" /etc/logrotate.d/sockserv-ftpd /usr/lib/sysusers.d/sockserv-ftpd.conf \
     /etc/systemd/system/multi-user.target.wants/sockserv-ftpd.service \
     /var/lib/systemd/deb-systemd-helper-enabled/sockserv-ftpd.service.dsh-also \
+    /etc/systemd/system/sockets.target.wants/sockserv-ftpd.socket \
     /usr/share/man/man8/sockserv-ftpd.8.gz; do
     [ -e "$path" ] || [ -L "$path" ] && left+=("$path")
 done
