@@ -59,6 +59,8 @@ static int item_cmp(const void *a, const void *b)
 
 const ftpc_tree_item *ftpc_tree_find(const ftpc_tree *t, const char *rel)
 {
+    if (t->n == 0) /* no array yet: bsearch's base must not be NULL */
+        return NULL;
     ftpc_tree_item key = {.rel = (char *)rel};
     return bsearch(&key, t->v, t->n, sizeof *t->v, item_cmp);
 }
@@ -170,16 +172,24 @@ static int scan_remote(ftpc_tree *t, ftpc_session *s, const char *root, bool qui
     return r;
 }
 
+/* An empty tree has no array at all, and qsort's base must not be NULL even
+ * for zero items. */
+static void sort_tree(ftpc_tree *t)
+{
+    if (t->n > 1)
+        qsort(t->v, t->n, sizeof *t->v, item_cmp);
+}
+
 int ftpc_tree_scan_local(ftpc_tree *t, ftpc_session *s, const char *root)
 {
     int r = scan_local(t, s, root, "", 0);
-    qsort(t->v, t->n, sizeof *t->v, item_cmp);
+    sort_tree(t);
     return r;
 }
 
 int ftpc_tree_scan_remote(ftpc_tree *t, ftpc_session *s, const char *root, bool quiet)
 {
     int r = scan_remote(t, s, root, quiet, "", 0);
-    qsort(t->v, t->n, sizeof *t->v, item_cmp);
+    sort_tree(t);
     return r;
 }
