@@ -193,6 +193,7 @@ Test(implicit_tls, handshake_follows_the_header_threading)
 
 Test(implicit_tls, handshake_follows_the_header_forking)
 {
+    TS_SKIP_IN_ASAN_FORK();
     handshake_follows_header(&ss_forking_tcp_server_class);
 }
 

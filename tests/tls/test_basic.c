@@ -117,6 +117,7 @@ Test(echo, threading_server)
 
 Test(echo, forking_server)
 {
+    TS_SKIP_IN_ASAN_FORK();
     echo_round(&ss_forking_tcp_server_class, 0, "TLSv1.3\n");
 }
 

@@ -286,7 +286,7 @@ Test(finish, gives_up_after_its_timeout_when_the_peer_never_closes)
     double took = ts_now() - t0;
     cr_assert_eq(rc, -ETIMEDOUT, "finish: %s", ss_strerror(rc));
     cr_assert_geq(took, 0.25);
-    cr_assert_lt(took, 5.0, "took %.2f s", took);
+    cr_assert_lt(took, 20.0, "took %.2f s", took); /* not forever */
     tt_client_close(&c);
 
     peer_release(&p);

@@ -18,7 +18,9 @@
 static void silent_client_does_not_stall(const ss_server_class *cls)
 {
     ss_tls_context sctx, cctx;
-    tt_server_ctx(&sctx, NULL); /* the default 10 s handshake bound */
+    /* A handshake bound far above the bounds below: only a server that
+     * waited for the silent clients could come near it. */
+    tt_server_ctx(&sctx, &(ss_tls_options){.handshake_timeout = 120});
     tt_client_ctx(&cctx, NULL);
     tt_server t;
     tt_server_start(&t, cls, &sctx);
@@ -36,13 +38,15 @@ static void silent_client_does_not_stall(const ss_server_class *cls)
         cr_assert_str_eq(buf, "not held up\n");
         tt_client_close(&c);
     }
-    /* ...costs the others nothing near the 10 s handshake bound. */
-    cr_assert_lt(ts_now() - start, 3.0, "took %.1f s", ts_now() - start);
+    /* ...costs the others nothing near the handshake bound (the limit is
+     * generous: sanitizers and a loaded machine are slow, not stalled). */
+    cr_assert_lt(ts_now() - start, 60.0, "took %.1f s", ts_now() - start);
     cr_assert_eq(t.errors, 0, "%s", t.last_error);
 
     double stop_start = ts_now();
     tt_server_stop(&t); /* pending handshakes do not delay the stop */
-    cr_assert_lt(ts_now() - stop_start, 3.0);
+    cr_assert_lt(ts_now() - stop_start, 60.0, "stop took %.1f s",
+                 ts_now() - stop_start);
     for (int i = 0; i < 3; i++) {
         cr_assert_eq(tt_wait_dropped(silent[i]), 0, "silent client %d not closed", i);
         close(silent[i]);
@@ -63,6 +67,7 @@ Test(stall, silent_client_does_not_stall_a_threading_server)
 
 Test(stall, silent_client_does_not_stall_a_forking_server)
 {
+    TS_SKIP_IN_ASAN_FORK();
     silent_client_does_not_stall(&ss_forking_tcp_server_class);
 }
 
@@ -79,7 +84,7 @@ Test(stall, stalled_handshake_times_out_into_handle_error)
     cr_assert(strstr(t.last_error, "not done within 0.3 s"), "%s", t.last_error);
     cr_assert(strstr(t.last_error, "127.0.0.1"), "%s", t.last_error);
     cr_assert_eq(tt_wait_dropped(fd), 0);
-    cr_assert_lt(ts_now() - start, 3.0);
+    cr_assert_lt(ts_now() - start, 20.0); /* the 0.3 s bound, not a hang */
     cr_assert_eq(t.handled, 0, "handle() ran for a client without TLS");
     close(fd);
     tt_server_stop(&t);
@@ -196,7 +201,7 @@ Test(handle_request, handshake_runs_inline_and_bounded)
     int fd = tt_connect(&srv->server_address);
     double start = ts_now();
     cr_assert_eq(ss_server_handle_request(srv), 0);
-    cr_assert_lt(ts_now() - start, 2.0);
+    cr_assert_lt(ts_now() - start, 20.0); /* the 0.3 s bound, not a hang */
     cr_assert_eq(t.errors, 1);
     cr_assert(strstr(t.last_error, "not done within 0.3 s"), "%s", t.last_error);
     close(fd);
