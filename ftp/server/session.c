@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -371,6 +372,16 @@ static int session_setup(ss_handler *h, ss_error *err)
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_IGN);
         signal(SIGHUP, SIG_IGN);
+        /* A session dies with its server (kill -9 of the main process): a
+         * server started afterwards could not see what an orphan still
+         * writes, so its quota counts and session limits would be wrong.
+         * The fork came from the main thread, which lives as long as the
+         * process, so the signal means the process is gone. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+            getppid() != s->ctx->main_pid) {
+            ftpd_connlimit_release(s->ctx->limits, &h->client_address);
+            return ss_error_set(err, -ESRCH, "session: the server is gone");
+        }
     }
     int one = 1;
     setsockopt(s->base.connection, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one);
