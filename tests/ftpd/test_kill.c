@@ -232,20 +232,31 @@ static void prepare(void)
     }
 }
 
-/* sockserv-ftp for client c on the current server: the first run gives up
- * at the first loss (the kill), the second resumes (put -c; a get always
- * resumes its .part) and prints its notes and summary. */
-static void spawn_client(client *c, bool first)
+enum run_kind {
+    GIVE_UP,   /* first run: exits at the first loss (the kill) */
+    RETRY,     /* first run: reconnects until the server is back, resumes */
+    RERUN,     /* the same command again: resumes (put -c; get always) */
+};
+
+/* sockserv-ftp for client c on the current server; RETRY and RERUN print
+ * their notes and summary on stderr. */
+static void spawn_client(client *c, enum run_kind kind)
 {
+    bool first = kind != RERUN;
     char url[256];
     snprintf(url, sizeof url, "%s:pw@%s", user_name(c->user), srv.addr_text);
-    char *argv[16];
+    char *argv[20];
     int n = 0;
     argv[n++] = (char *)ts_build_path("ftp/client/sockserv-ftp");
-    if (first) {
+    if (kind == GIVE_UP) {
         argv[n++] = "-q";
         argv[n++] = "--retries";
         argv[n++] = "0";
+    } else if (kind == RETRY) {
+        argv[n++] = "--retries"; /* 20 s for the test to restart the server */
+        argv[n++] = "40";
+        argv[n++] = "--retry-delay";
+        argv[n++] = "0.5";
     }
     argv[n++] = "--timeout";
     argv[n++] = "30";
@@ -379,7 +390,34 @@ static void kill_server(bool group)
               "sanitizer report before the kill:\n%s", srv.proc.err);
 }
 
-static void run(const char *mode, bool group)
+/* Checks client c's result: exit 0, resumed, verified, the original's
+ * SHA-256, no .part left. */
+static void expect_resumed(client *c, int i, int st)
+{
+    cr_expect(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "client %d (%s %s): status %d: %s", i, c->upload ? "put" : "get",
+              c->remote, st, c->proc->err);
+    cr_expect(strstr(c->proc->err, "resuming"),
+              "client %d did not resume from %lld: %s", i, (long long)c->kept,
+              c->proc->err);
+    cr_expect(strstr(c->proc->err, "verified sha256"), "client %d: %s", i,
+              c->proc->err);
+    const char *result = c->upload
+        ? ftx_home_path(&srv, user_name(c->user), c->remote) : c->local;
+    char sha[65] = "";
+    cr_expect(sha256_file(result, sha) && !strcmp(sha, c->sha),
+              "client %d: %s has sha256 %s, the original %s", i, result, sha,
+              c->sha);
+    char part[820];
+    snprintf(part, sizeof part, "%s.part", c->local);
+    cr_expect(access(part, F_OK) < 0, "%s is left", part);
+}
+
+/* mode: the concurrency setting; group: SIGKILL to the process group, else
+ * to the main process; retry: the clients ride out the restart with their
+ * own --retries (the server comes back on the same port), else they give
+ * up and their commands run again. */
+static void run(const char *mode, bool group, bool retry)
 {
     prepare();
     const char *first[] = {"--set", mode, "--set", "max_upload_rate=" RATE,
@@ -392,17 +430,22 @@ static void run(const char *mode, bool group)
 
     double t0 = ts_now();
     for (int i = 0; i < CLIENTS; i++)
-        spawn_client(&cl[i], true);
+        spawn_client(&cl[i], retry ? RETRY : GIVE_UP);
     wait_all_moving();
     double t_moving = ts_now();
     kill_server(group);
 
     for (int i = 0; i < CLIENTS; i++) {
         client *c = &cl[i];
-        int st = ts_stop(c->proc, 0, 60);
-        cr_assert(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) != 0,
-                  "client %d: status %d after the kill: %s", i, st,
-                  c->proc->err);
+        if (retry) {
+            cr_assert(!exited(c->proc), "client %d gave up: %s", i,
+                      c->proc->err);
+        } else {
+            int st = ts_stop(c->proc, 0, 60);
+            cr_assert(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) != 0,
+                      "client %d: status %d after the kill: %s", i, st,
+                      c->proc->err);
+        }
         c->kept = progress_of(c);
         cr_expect(c->kept > 0 && (uint64_t)c->kept < c->size,
                   "client %d: %lld of %llu bytes kept", i, (long long)c->kept,
@@ -412,7 +455,10 @@ static void run(const char *mode, bool group)
     take_snapshot(after);
     expect_same_snapshot(before, after, "after the kill");
 
-    const char *second[] = {"--set", mode, NULL};
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", srv.port);
+    const char *second[] = {"--set", mode, retry ? "--listen" : NULL, listen,
+                            NULL};
     ftx_start(&srv, second);
     /* One session per user stays logged in through the resumes, so the
      * last check sees the usage the server kept up, not a fresh count. */
@@ -420,6 +466,8 @@ static void run(const char *mode, bool group)
     for (int u = 0; u < USERS; u++) {
         ftc_open(&watch[u], &srv);
         ftc_login(&watch[u], user_name(u), "pw");
+        if (retry)
+            continue;   /* the clients are writing already */
         uint64_t disk = disk_usage(u);
         cr_expect_eq(reported_usage(&watch[u]), disk,
                      "%s after the restart: usage %llu, disk %llu", user_name(u),
@@ -428,28 +476,13 @@ static void run(const char *mode, bool group)
     }
 
     double t_restart = ts_now();
-    for (int i = 0; i < CLIENTS; i++)
-        spawn_client(&cl[i], false);
+    if (!retry)
+        for (int i = 0; i < CLIENTS; i++)
+            spawn_client(&cl[i], RERUN);
     for (int i = 0; i < CLIENTS; i++) {
-        client *c = &cl[i];
-        int st = ts_stop(c->proc, 0, 240);
-        cr_expect(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-                  "client %d (%s %s): status %d: %s", i,
-                  c->upload ? "put" : "get", c->remote, st, c->proc->err);
-        cr_expect(strstr(c->proc->err, "resuming"),
-                  "client %d did not resume from %lld: %s", i,
-                  (long long)c->kept, c->proc->err);
-        cr_expect(strstr(c->proc->err, "verified sha256"), "client %d: %s", i,
-                  c->proc->err);
-        const char *result = c->upload
-            ? ftx_home_path(&srv, user_name(c->user), c->remote) : c->local;
-        char sha[65] = "";
-        cr_expect(sha256_file(result, sha) && !strcmp(sha, c->sha),
-                  "client %d: %s has sha256 %s, the original %s", i, result,
-                  sha, c->sha);
-        char part[820];
-        snprintf(part, sizeof part, "%s.part", c->local);
-        cr_expect(access(part, F_OK) < 0, "%s is left", part);
+        expect_resumed(&cl[i], i, ts_stop(cl[i].proc, 0, 240));
+        cr_expect(!retry || strstr(cl[i].proc->err, "retrying"),
+                  "client %d: %s", i, cl[i].proc->err);
     }
     for (int u = 0; u < USERS; u++) {
         uint64_t disk = disk_usage(u), used = reported_usage(&watch[u]);
@@ -465,10 +498,10 @@ static void run(const char *mode, bool group)
         kept_min = (uint64_t)cl[i].kept < kept_min ? (uint64_t)cl[i].kept : kept_min;
         kept_max = (uint64_t)cl[i].kept > kept_max ? (uint64_t)cl[i].kept : kept_max;
     }
-    cr_log_info("%s: all moving after %.1f s; killed, clients out after %.1f s; "
+    cr_log_info("%s%s: all moving after %.1f s; killed and out after %.1f s; "
                 "kept %llu to %llu bytes; restarted and counted in %.1f s; "
                 "resumes done in %.1f s; %d entries outside the homes unchanged",
-                mode, t_moving - t0, t_dead - t_moving,
+                mode, retry ? " (clients retry)" : "", t_moving - t0, t_dead - t_moving,
                 (unsigned long long)kept_min, (unsigned long long)kept_max,
                 t_restart - t_dead, ts_now() - t_restart, before->n);
     free(before);
@@ -494,15 +527,20 @@ TestSuite(kill, .fini = teardown, .timeout = 280);
 
 Test(kill, threading_server_killed_during_20_transfers)
 {
-    run("concurrency=threading", true);
+    run("concurrency=threading", true, false);
+}
+
+Test(kill, clients_ride_out_the_restart_with_their_own_retries)
+{
+    run("concurrency=threading", true, true);
 }
 
 Test(kill, forking_server_killed_during_20_transfers)
 {
-    run("concurrency=forking", true);
+    run("concurrency=forking", true, false);
 }
 
 Test(kill, forking_main_process_killed_alone_takes_its_sessions_along)
 {
-    run("concurrency=forking", false);
+    run("concurrency=forking", false, false);
 }
