@@ -171,8 +171,11 @@ class Server:
                    "ban_after_failures=0", f"data_timeout={TIMEOUT}",
                    f"idle_timeout={TIMEOUT * 2}"):
             argv += ["--set", kv]
-        self.proc = subprocess.Popen(argv, env=self.env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
+        # stderr is kept: a sanitizer build reports there.
+        self.stderr = os.path.join(self.data, "ftpd.stderr")
+        with open(self.stderr, "wb") as err:
+            self.proc = subprocess.Popen(argv, env=self.env, text=True,
+                                         stdout=subprocess.PIPE, stderr=err)
         # A thread reads stdout (so that the server never blocks on it)
         # and hands over the port of the first plain listener.
         found = queue.Queue()
@@ -560,20 +563,24 @@ def wait_idle(pid, mode, deadline):
     return sample(pid)
 
 
-def bad_log_lines(path):
+def bad_log_lines(paths):
     out = []
-    try:
-        with open(path, errors="replace") as f:
+    for path in paths:
+        try:
+            f = open(path, errors="replace")
+        except OSError:
+            continue
+        with f:
             for line in f:
                 low = line.lower()
                 if "shutting down" in low:
                     continue
-                if any(w in low for w in ("sanitizer", "leak", "signal",
-                                          "abort", "assert")):
+                if line.startswith("    #") or any(
+                        w in low for w in ("sanitizer", "leak", "signal",
+                                           "abort", "assert", "runtime error",
+                                           "summary")):
                     out.append(line.rstrip()[:200])
-    except OSError:
-        pass
-    return out[:20]
+    return out[:40]
 
 
 def run_mode(mode, args, ftpd, tmp):
@@ -618,7 +625,7 @@ def run_mode(mode, args, ftpd, tmp):
     if status != 0:
         stats.error("server exit status", str(status))
     report(mode, args, stats, figs, idle0, idle1, min(elapsed, args.seconds),
-           status, bad_log_lines(server.log))
+           status, bad_log_lines([server.log, server.stderr]))
     return {"mode": mode, "sessions": args.sessions, "seconds": args.seconds,
             "warmup": args.warmup, "ops": stats.ops,
             "bytes_up": stats.bytes_up, "bytes_down": stats.bytes_down,
