@@ -24,8 +24,11 @@ FTPS sessions use PROT P and resume the control connection's TLS session
 on data connections (the server requires it by default).
 
 A sampler reads, every second, the server's RSS (VmRSS summed over the
-process tree, so the forked sessions count in forking mode), the open fds
-(likewise summed) and the number of processes and threads.  At the end it
+process tree, so the forked sessions count in forking mode; this counts the
+pages the children share once per child), its PSS (the same memory with
+shared pages divided among the processes: the honest total for a forked
+tree), the open fds (summed likewise) and the number of processes and
+threads.  At the end it
 prints the operations done, the errors by kind (expected ones apart), and
 the RSS and fd figures at the start, after the warm-up and at the end, with
 the least-squares slope after the warm-up, then the same once every session
@@ -96,6 +99,19 @@ def status(pid):
     return out
 
 
+def pss_kib(pid):
+    """Proportional set size: shared pages divided among the processes
+    that map them, so that a forked tree is not counted once per child."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def fd_count(pid):
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))
@@ -109,14 +125,15 @@ def loadavg():
 
 
 def sample(pid):
-    rss = fds = threads = 0
+    rss = pss = fds = threads = 0
     pids = tree(pid)
     for p in pids:
         st = status(p)
         rss += st.get("VmRSS", 0)
+        pss += pss_kib(p)
         threads += st.get("Threads", 0)
         fds += fd_count(p)
-    return {"rss_kib": rss, "fds": fds, "procs": len(pids),
+    return {"rss_kib": rss, "pss_kib": pss, "fds": fds, "procs": len(pids),
             "threads": threads}
 
 
@@ -500,7 +517,7 @@ def figures(samples, warmup, seconds):
     load = [s for s in samples if 1 <= s["t"] <= seconds] or samples[-1:]
     after = [s for s in load if s["t"] >= warmup] or load[-1:]
     out = {}
-    for key in ("rss_kib", "fds", "threads", "procs"):
+    for key in ("rss_kib", "pss_kib", "fds", "threads", "procs"):
         first_min = [s[key] for s in after if s["t"] < after[0]["t"] + 60]
         last_min = [s[key] for s in after if s["t"] > after[-1]["t"] - 60]
         out[key] = {
@@ -536,7 +553,8 @@ def report(mode, args, stats, figs, idle0, idle1, elapsed, status, log_tail):
     p(f"{'':9} {'idle':>7} {'start':>7} {'warm':>7} {'end':>7} "
       f"{'min':>7} {'max':>7} {'1st min':>8} {'last min':>8} "
       f"{'slope/min':>9} {'idle':>7}")
-    for key, name in (("rss_kib", "RSS KiB"), ("fds", "fds"),
+    for key, name in (("rss_kib", "RSS KiB"), ("pss_kib", "PSS KiB"),
+                      ("fds", "fds"),
                       ("threads", "threads"), ("procs", "processes")):
         f = figs[key]
         p(f"{name:9} {idle0[key]:7} {f['start']:7} {f['after_warmup']:7} "
