@@ -46,6 +46,7 @@ import json
 import os
 import queue
 import random
+import select
 import shutil
 import signal
 import socket
@@ -137,22 +138,45 @@ def sample(pid):
             "threads": threads}
 
 
+def sample_forever(pid):
+    """The sampler process: one JSON line per second on stdout until the
+    server is gone or stdin closes.  A process of its own, because in the
+    client process 200 busy threads share one interpreter lock and a
+    sampler thread there gets its turn every two seconds or so."""
+    t0 = time.monotonic()
+    k = 0
+    while os.path.exists(f"/proc/{pid}"):
+        s = sample(pid)
+        s["t"] = round(time.monotonic() - t0, 2)
+        s["load"] = loadavg()
+        try:
+            print(json.dumps(s), flush=True)
+        except BrokenPipeError:
+            return
+        k += 1
+        pause = t0 + k - time.monotonic()
+        if pause > 0 and select.select([sys.stdin], [], [], pause)[0]:
+            return
+
+
 class Sampler(threading.Thread):
-    def __init__(self, pid, stats):
+    """Collects the sampler process's lines."""
+
+    def __init__(self, pid):
         super().__init__(daemon=True)
-        self.pid, self.stats = pid, stats
-        self.samples, self.stop = [], threading.Event()
-        self.t0 = time.monotonic()
+        self.samples = []
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--sample", str(pid)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def run(self):
-        while not self.stop.is_set():
-            s = sample(self.pid)
-            s["t"] = round(time.monotonic() - self.t0, 2)
-            s["load"] = loadavg()
-            s["ops"] = self.stats.total()
-            s["live"] = self.stats.live
-            self.samples.append(s)
-            self.stop.wait(1.0)
+        for line in self.proc.stdout:
+            self.samples.append(json.loads(line))
+
+    def stop(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+        self.join()
 
 
 # --- the server ------------------------------------------------------------
@@ -233,7 +257,6 @@ class Stats:
         self.lock = threading.Lock()
         self.ops, self.errors, self.examples = {}, {}, {}
         self.bytes_up = self.bytes_down = 0
-        self.live = 0
 
     def op(self, name, up=0, down=0):
         with self.lock:
@@ -465,25 +488,19 @@ class Session:
         self.stats.op("mlsd")
 
     def run(self):
-        with self.stats.lock:
-            self.stats.live += 1
-        try:
-            while time.monotonic() < self.deadline:
-                try:
-                    self.connection()
-                except Mismatch as e:
-                    self.stats.error("mismatch", f"s{self.idx}: {e}")
-                    self.resync()
-                except ftplib.all_errors as e:
-                    kind = type(e).__name__
-                    text = str(e)
-                    if text[:3].isdigit():
-                        kind += " " + text[:3]
-                    self.stats.error(kind, f"s{self.idx}: {text}")
-                    self.resync()
-        finally:
-            with self.stats.lock:
-                self.stats.live -= 1
+        while time.monotonic() < self.deadline:
+            try:
+                self.connection()
+            except Mismatch as e:
+                self.stats.error("mismatch", f"s{self.idx}: {e}")
+                self.resync()
+            except ftplib.all_errors as e:
+                kind = type(e).__name__
+                text = str(e)
+                if text[:3].isdigit():
+                    kind += " " + text[:3]
+                self.stats.error(kind, f"s{self.idx}: {text}")
+                self.resync()
 
     def resync(self):
         """After an unexpected error the files may not be what this side
@@ -606,13 +623,12 @@ def run_mode(mode, args, ftpd, tmp):
     server = Server(ftpd, mode, args.sessions, args.users, tmp)
     pid = server.proc.pid
     idle0 = sample(pid)
-    sampler = Sampler(pid, stats)
+    sampler = Sampler(pid)
     start = time.monotonic()
     deadline = start + args.seconds
     sessions = [Session(i, server, i % 2 == 1, stats, deadline)
                 for i in range(args.sessions)]
     threads = [threading.Thread(target=s.run, daemon=True) for s in sessions]
-    sampler.t0 = start
     sampler.start()
     for t in threads:
         t.start()
@@ -634,8 +650,7 @@ def run_mode(mode, args, ftpd, tmp):
                   f"procs {s.get('procs')} load {s.get('load')} "
                   f"errors {sum(stats.errors.values())}", flush=True)
     elapsed = time.monotonic() - start
-    sampler.stop.set()
-    sampler.join()
+    sampler.stop()
     alive = server.proc.poll() is None
     idle1 = wait_idle(pid, mode, time.monotonic() + 30) if alive else idle0
     figs = figures(sampler.samples, args.warmup, args.seconds)
@@ -665,7 +680,10 @@ def main():
     ap.add_argument("--progress", type=float, default=0,
                     help="print a line every this many seconds")
     ap.add_argument("--json", help="write the figures and samples here")
+    ap.add_argument("--sample", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.sample:
+        return sample_forever(args.sample)
     ftpd = args.ftpd or os.path.join(args.build or "build", "ftp", "server",
                                      "sockserv-ftpd")
     if not os.access(ftpd, os.X_OK):
