@@ -58,6 +58,11 @@ import tempfile
 import threading
 import time
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.join(HERE, "..", "tests", "ftpd")]
+from ftps_client import ReusingFTP_TLS  # noqa: E402 (data conns resume TLS)
+from run import tree  # noqa: E402 (the server's process tree in /proc)
+
 SIZES = [0, 1, 100, 1500, 4096, 65536, 100000, 262144, 1048576]
 MAX_FILES = 6            # per session: bounds the disk and the listings
 OPS = ["list", "mlsd", "put", "get", "get", "cut_put", "cut_get", "dele"]
@@ -65,27 +70,7 @@ EXPECTED = {"530 wrong password", "426 after cut"}
 TIMEOUT = 120            # seconds a client waits: the CPU is shared
 
 
-# --- /proc (the same walks as bench/run.py) -------------------------------
-
-def children_of(pid):
-    kids = []
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                kids += [int(x) for x in f.read().split()]
-    except OSError:
-        pass
-    return kids
-
-
-def tree(pid):
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo += children_of(p)
-    return out
-
+# --- /proc ------------------------------------------------------------------
 
 def status(pid):
     out = {}
@@ -279,17 +264,6 @@ class Stats:
 
 class Mismatch(Exception):
     """A byte, a size, a digest or a listing differs from what was sent."""
-
-
-class ReusingFTP_TLS(ftplib.FTP_TLS):
-    """Data connections resume the control connection's TLS session."""
-
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host,
-                                            session=self.sock.session)
-        return conn, size
 
 
 def reset(conn):
