@@ -119,8 +119,11 @@ def sample(pid):
         pss += pss_kib(p)
         threads += st.get("Threads", 0)
         fds += fd_count(p)
+    # The listening process alone as well: in forking mode its sessions
+    # come and go, and a leak of the parent would hide in their sum.
     return {"rss_kib": rss, "pss_kib": pss, "fds": fds, "procs": len(pids),
-            "threads": threads}
+            "threads": threads, "main_rss_kib": status(pid).get("VmRSS", 0),
+            "main_fds": fd_count(pid)}
 
 
 def sample_forever(pid):
@@ -508,7 +511,8 @@ def figures(samples, warmup, seconds):
     load = [s for s in samples if 1 <= s["t"] <= seconds] or samples[-1:]
     after = [s for s in load if s["t"] >= warmup] or load[-1:]
     out = {}
-    for key in ("rss_kib", "pss_kib", "fds", "threads", "procs"):
+    for key in ("rss_kib", "pss_kib", "fds", "threads", "procs",
+                "main_rss_kib", "main_fds"):
         first_min = [s[key] for s in after if s["t"] < after[0]["t"] + 60]
         last_min = [s[key] for s in after if s["t"] > after[-1]["t"] - 60]
         out[key] = {
@@ -546,7 +550,8 @@ def report(mode, args, stats, figs, idle0, idle1, elapsed, status, log_tail):
       f"{'slope/min':>9} {'idle':>7}")
     for key, name in (("rss_kib", "RSS KiB"), ("pss_kib", "PSS KiB"),
                       ("fds", "fds"),
-                      ("threads", "threads"), ("procs", "processes")):
+                      ("threads", "threads"), ("procs", "processes"),
+                      ("main_rss_kib", "main RSS"), ("main_fds", "main fds")):
         f = figs[key]
         p(f"{name:9} {idle0[key]:7} {f['start']:7} {f['after_warmup']:7} "
           f"{f['end']:7} {f['min']:7} {f['max']:7} "
