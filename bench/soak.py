@@ -12,7 +12,7 @@ quits and starts again:
   mlsd    MLSD of the same: names and sizes must match
   put     STOR of new random bytes; SIZE and XSHA256 must match
   get     RETR of one of its files: every byte is compared
-  cut_put STOR cut off by a TCP reset half-way; the server answers 426
+  cut_put STOR cut off by a TCP reset part-way; the server answers 426
           and keeps a prefix, SIZE says how much, REST + STOR sends the
           rest, XSHA256 of the whole file must match
   cut_get RETR cut off by a reset, then REST + RETR of the rest: the two
@@ -23,17 +23,18 @@ quits and starts again:
 FTPS sessions use PROT P and resume the control connection's TLS session
 on data connections (the server requires it by default).
 
-A sampler reads, every second, the server's RSS (VmRSS summed over the
-process tree, so the forked sessions count in forking mode; this counts the
-pages the children share once per child), its PSS (the same memory with
-shared pages divided among the processes: the honest total for a forked
-tree), the open fds (summed likewise) and the number of processes and
-threads.  At the end it
-prints the operations done, the errors by kind (expected ones apart), and
-the RSS and fd figures at the start, after the warm-up and at the end, with
-the least-squares slope after the warm-up, then the same once every session
-has ended.  The exit status is 1 if any unexpected error happened, a byte
-did not match, or the server died.
+A sampler process reads, every second, the server's RSS (VmRSS summed
+over the process tree, so the forked sessions count in forking mode; this
+counts the pages the children share once per child), its PSS (shared pages
+divided among the processes: the honest total of a forked tree), the open
+fds (summed likewise), the processes and threads, and the RSS and fds of
+the listening process alone.  At the end it prints the operations done, the
+errors by kind (the expected ones apart), and those figures before the
+first session, at the start, after the warm-up and at the end, with the
+least-squares slope after the warm-up, then once every session has ended.
+The exit status is 1 if any unexpected error happened, a byte did not
+match, an operation was never done, or the server died or did not exit 0
+on SIGTERM.
 
     /usr/bin/python3 bench/soak.py --build build [--sessions 200]
         [--seconds 600] [--warmup 60] [--modes threading,forking]
