@@ -129,38 +129,44 @@ def sample(pid):
 
 def sample_forever(pid):
     """The sampler process: one JSON line per second on stdout until the
-    server is gone or stdin closes.  A process of its own, because in the
-    client process 200 busy threads share one interpreter lock and a
-    sampler thread there gets its turn every two seconds or so."""
+    server is gone or stdin closes, stamped with CLOCK_MONOTONIC (the same
+    clock in every process).  A process of its own,
+    because in the client process 200 busy threads share one interpreter
+    lock and a sampler thread there gets its turn every two seconds or so.
+    Late on a loaded machine, it skips the seconds it missed."""
     t0 = time.monotonic()
-    k = 0
     while os.path.exists(f"/proc/{pid}"):
         s = sample(pid)
-        s["t"] = round(time.monotonic() - t0, 2)
+        s["mono"] = time.monotonic()
         s["load"] = loadavg()
         try:
             print(json.dumps(s), flush=True)
         except BrokenPipeError:
             return
-        k += 1
-        pause = t0 + k - time.monotonic()
+        now = time.monotonic() - t0
+        pause = int(now) + 1 - now
         if pause > 0 and select.select([sys.stdin], [], [], pause)[0]:
             return
 
 
 class Sampler(threading.Thread):
-    """Collects the sampler process's lines."""
+    """Collects the sampler process's lines; t is seconds since start."""
 
     def __init__(self, pid):
         super().__init__(daemon=True)
-        self.samples = []
+        self.samples, self.t_start, self.ready = [], None, threading.Event()
         self.proc = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), "--sample", str(pid)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def run(self):
         for line in self.proc.stdout:
-            self.samples.append(json.loads(line))
+            s = json.loads(line)
+            self.ready.set()
+            if self.t_start is not None:     # not the one that says ready
+                s["t"] = round(s["mono"] - self.t_start, 2)
+                self.samples.append(s)
+        self.ready.set()
 
     def stop(self):
         self.proc.stdin.close()
@@ -297,7 +303,7 @@ class Session:
         self.files = {}          # name -> (seed, size)
         self.serial = 0
         self.rng = random.Random(idx)
-        self.ctx = None
+        self.ctx, self.doing = None, ""
         if tls:
             self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             self.ctx.check_hostname = False
@@ -310,6 +316,7 @@ class Session:
         else:
             ftp = ftplib.FTP(timeout=TIMEOUT)
         try:
+            self.doing = "connect"
             ftp.connect("127.0.0.1", self.server.port)
             if self.tls:
                 ftp.auth()
@@ -321,6 +328,7 @@ class Session:
                     expect(str(e).startswith("530"), f"wrong password: {e}")
                     self.stats.error("530 wrong password")
                     self.stats.op("badpass")
+            self.doing = "login"
             ftp.login(self.user, self.pw)
             if self.tls:
                 ftp.prot_p()
@@ -336,6 +344,7 @@ class Session:
                 if time.monotonic() > self.deadline:
                     break
                 self.one(ftp)
+            self.doing = "quit"
             ftp.quit()
         finally:
             ftp.close()
@@ -346,6 +355,7 @@ class Session:
             op = "put"
         if op in ("put", "cut_put") and len(self.files) >= MAX_FILES:
             op = "dele"
+        self.doing = op
         getattr(self, op)(ftp)
 
     def new_file(self):
@@ -470,14 +480,14 @@ class Session:
             try:
                 self.connection()
             except Mismatch as e:
-                self.stats.error("mismatch", f"s{self.idx}: {e}")
+                self.stats.error("mismatch", f"s{self.idx} {self.doing}: {e}")
                 self.resync()
             except ftplib.all_errors as e:
                 kind = type(e).__name__
                 text = str(e)
                 if text[:3].isdigit():
                     kind += " " + text[:3]
-                self.stats.error(kind, f"s{self.idx}: {text}")
+                self.stats.error(kind, f"s{self.idx} {self.doing}: {text}")
                 self.resync()
 
     def resync(self):
@@ -604,12 +614,13 @@ def run_mode(mode, args, ftpd, tmp):
     pid = server.proc.pid
     idle0 = sample(pid)
     sampler = Sampler(pid)
-    start = time.monotonic()
+    sampler.start()
+    sampler.ready.wait(60)   # the sampler's Python starts slowly under load
+    start = sampler.t_start = time.monotonic()
     deadline = start + args.seconds
     sessions = [Session(i, server, i % 2 == 1, stats, deadline)
                 for i in range(args.sessions)]
     threads = [threading.Thread(target=s.run, daemon=True) for s in sessions]
-    sampler.start()
     for t in threads:
         t.start()
     last = start
@@ -680,10 +691,17 @@ def main():
             if args.seconds >= 3 and not need <= set(r["ops"]):
                 print(f"{mode}: no {sorted(need - set(r['ops']))} done")
                 failed = True
-            failed |= bool(r["unexpected"])
-            shutil.rmtree(os.path.join(tmp, mode), ignore_errors=True)
+            data = os.path.join(tmp, mode)
+            if r["unexpected"]:
+                # The server's log says why: keep it, not the homes.
+                failed = True
+                shutil.rmtree(os.path.join(data, "home"), ignore_errors=True)
+                print(f"{mode}: server log and stderr kept in {data}")
+            else:
+                shutil.rmtree(data, ignore_errors=True)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not failed:
+            shutil.rmtree(tmp, ignore_errors=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
