@@ -198,14 +198,18 @@ class Server:
         self.log = os.path.join(self.data, "ftpd.log")
         # Limits sized for the run: every session of the run at once (and
         # its reconnects) from one host; short failed-login delays, no ban,
-        # so that wrong passwords stay a small part of the mix.
+        # so that wrong passwords stay a small part of the mix; and the
+        # client's patience for timeouts: with 200 sessions on one
+        # interpreter lock at a load of 80, a TLS handshake took more than
+        # the default 10 s (the server then ends it, as it should).
         argv = [ftpd, "--data-dir", self.data, "--listen", "127.0.0.1:0",
                 "--" + mode, "--log-file", self.log]
         for kv in (f"max_sessions={sessions + 50}", "max_sessions_per_ip=0",
                    "max_sessions_per_user=0", "max_pasv_listeners=1000",
                    "login_fail_delay=0.05", "login_fail_delay_max=0.2",
                    "ban_after_failures=0", f"data_timeout={TIMEOUT}",
-                   f"idle_timeout={TIMEOUT * 2}"):
+                   f"idle_timeout={TIMEOUT * 2}",
+                   f"tls_handshake_timeout={TIMEOUT}"):
             argv += ["--set", kv]
         # stderr is kept: a sanitizer build reports there.
         self.stderr = os.path.join(self.data, "ftpd.stderr")
