@@ -47,6 +47,7 @@ import json
 import os
 import queue
 import random
+import re
 import select
 import shutil
 import signal
@@ -307,7 +308,8 @@ class Session:
         self.files = {}          # name -> (seed, size)
         self.serial = 0
         self.rng = random.Random(idx)
-        self.ctx, self.doing = None, ""
+        self.ctx, self.doing, self.since = None, "", 0.0
+        self.ctrl_port, self.dumped = 0, False
         if tls:
             self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             self.ctx.check_hostname = False
@@ -320,8 +322,9 @@ class Session:
         else:
             ftp = ftplib.FTP(timeout=TIMEOUT)
         try:
-            self.doing = "connect"
+            self.doing, self.since = "connect", time.monotonic()
             ftp.connect("127.0.0.1", self.server.port)
+            self.ctrl_port = ftp.sock.getsockname()[1]
             if self.tls:
                 ftp.auth()
             if self.rng.random() < 0.1:
@@ -332,7 +335,7 @@ class Session:
                     expect(str(e).startswith("530"), f"wrong password: {e}")
                     self.stats.error("530 wrong password")
                     self.stats.op("badpass")
-            self.doing = "login"
+            self.doing, self.since = "login", time.monotonic()
             ftp.login(self.user, self.pw)
             if self.tls:
                 ftp.prot_p()
@@ -348,7 +351,7 @@ class Session:
                 if time.monotonic() > self.deadline:
                     break
                 self.one(ftp)
-            self.doing = "quit"
+            self.doing, self.since = "quit", time.monotonic()
             ftp.quit()
         finally:
             ftp.close()
@@ -359,7 +362,7 @@ class Session:
             op = "put"
         if op in ("put", "cut_put") and len(self.files) >= MAX_FILES:
             op = "dele"
-        self.doing = op
+        self.doing, self.since = op, time.monotonic()
         getattr(self, op)(ftp)
 
     def new_file(self):
@@ -483,6 +486,7 @@ class Session:
         while time.monotonic() < self.deadline:
             try:
                 self.connection()
+                self.since = 0.0
             except Mismatch as e:
                 self.stats.error("mismatch", f"s{self.idx} {self.doing}: {e}")
                 self.resync()
@@ -612,6 +616,35 @@ def bad_log_lines(paths):
     return out[:40]
 
 
+STALL = 60               # seconds one operation may take before a dump
+
+
+def dump_stall(server, sess):
+    """A client has waited STALL seconds: save what the server's process
+    for that session is doing (its stacks, its sockets' queues) next to the
+    log, since by the client's timeout the process will be gone."""
+    sess.dumped = True
+    ss = subprocess.run(["ss", "-tnpiH", "state", "established", "(",
+                         "sport", "=", f":{server.port}", "and", "dport", "=",
+                         f":{sess.ctrl_port}", ")"],
+                        capture_output=True, text=True).stdout
+    pids = sorted(set(re.findall(r"pid=(\d+)", ss)))
+    out = [f"s{sess.idx} {sess.doing} waiting {STALL} s, control port "
+           f"{sess.ctrl_port}", ss]
+    for pid in pids:
+        every = subprocess.run(["ss", "-tanpH"], capture_output=True,
+                               text=True).stdout
+        out += [ln for ln in every.splitlines() if f"pid={pid}," in ln]
+        out.append(subprocess.run(
+            ["gdb", "-p", pid, "-batch", "-ex", "thread apply all bt"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            timeout=120).stdout)
+    path = os.path.join(server.data, f"stall-s{sess.idx}.txt")
+    with open(path, "w") as f:
+        f.write("\n".join(out))
+    print(f"stall: s{sess.idx} {sess.doing}: {path}", flush=True)
+
+
 def run_mode(mode, args, ftpd, tmp):
     stats = Stats()
     server = Server(ftpd, mode, args.sessions, args.users, tmp)
@@ -630,6 +663,10 @@ def run_mode(mode, args, ftpd, tmp):
     last = start
     while any(t.is_alive() for t in threads):
         time.sleep(0.5)
+        now = time.monotonic()
+        for sess in sessions:
+            if sess.since and now - sess.since > STALL and not sess.dumped:
+                dump_stall(server, sess)
         if server.proc.poll() is not None:
             stats.error("server died", f"exit status {server.proc.returncode}")
             break
