@@ -635,10 +635,13 @@ def dump_stall(server, sess):
         every = subprocess.run(["ss", "-tanpH"], capture_output=True,
                                text=True).stdout
         out += [ln for ln in every.splitlines() if f"pid={pid}," in ln]
-        out.append(subprocess.run(
-            ["gdb", "-p", pid, "-batch", "-ex", "thread apply all bt"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            timeout=120).stdout)
+        try:
+            out.append(subprocess.run(
+                ["gdb", "-p", pid, "-batch", "-ex", "thread apply all bt"],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                timeout=120).stdout)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            out.append(f"gdb: {e}")
     path = os.path.join(server.data, f"stall-s{sess.idx}.txt")
     with open(path, "w") as f:
         f.write("\n".join(out))
