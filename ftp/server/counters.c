@@ -6,7 +6,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "shmem.h"
+#include "store/shmem.h"
 
 struct ftpd_counters {
     /* First, as shmem.h wants.  Never taken: the counters are atomics, so

@@ -47,16 +47,16 @@
 #include <sockserv/sockserv.h>
 
 #include "config.h"
-#include "connlimit.h"
-#include "ftps.h"
-#include "guard.h"
+#include "store/connlimit.h"
+#include "tls/ftps.h"
+#include "store/guard.h"
 #include "metrics.h"
-#include "passwd.h"
-#include "quota.h"
-#include "session.h"
+#include "store/passwd.h"
+#include "store/quota.h"
+#include "protocol/session.h"
 #include "usercli.h"
-#include "users.h"
-#include "xferlog.h"
+#include "store/users.h"
+#include "protocol/xferlog.h"
 
 #define PROG "sockserv-ftpd"
 

@@ -8,9 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "connlimit.h"
+#include "store/connlimit.h"
 #include "counters.h"
-#include "guard.h"
+#include "store/guard.h"
 
 #define LINE_MAX_BYTES 1024 /* one request or header line, CRLF included */
 #define HEAD_MAX_BYTES 8192 /* the whole request head */

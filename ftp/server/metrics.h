@@ -18,7 +18,7 @@
 
 #include <sockserv/sockserv.h>
 
-#include "session.h"
+#include "protocol/session.h"
 
 typedef struct ftpd_metrics {
     ss_server srv; /* first: the handler finds this struct from its server */

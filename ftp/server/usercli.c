@@ -14,9 +14,9 @@
 
 #include <openssl/crypto.h>
 
-#include "passwd.h"
-#include "quota.h"
-#include "users.h"
+#include "store/passwd.h"
+#include "store/quota.h"
+#include "store/users.h"
 
 #define PASSWORD_MAX 1024
 #define DEFAULT_QUOTA "100M"

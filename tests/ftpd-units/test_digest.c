@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "digest.h"
+#include "protocol/digest.h"
 #include "units.h"
 
 static char dir[PATH_MAX], file[PATH_MAX];

@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "connlimit.h"
-#include "guard.h"
+#include "store/connlimit.h"
+#include "store/guard.h"
 
 static ss_addr ip(const char *text)
 {

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "listing.h"
+#include "protocol/listing.h"
 #include "units.h"
 
 static char top[PATH_MAX], home[PATH_MAX];

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "passwd.h"
+#include "store/passwd.h"
 
 static double now_s(void)
 {

@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "quota.h"
+#include "store/quota.h"
 #include "units.h"
 
 static char top[PATH_MAX], home[PATH_MAX];

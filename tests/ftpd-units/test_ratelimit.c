@@ -6,7 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ratelimit.h"
+#include "store/ratelimit.h"
 
 static ftpd_rate_table *t;
 

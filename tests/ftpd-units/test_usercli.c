@@ -15,10 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "passwd.h"
+#include "store/passwd.h"
 #include "units.h"
 #include "usercli.h"
-#include "users.h"
+#include "store/users.h"
 
 static char top[PATH_MAX], data[PATH_MAX], users_file[PATH_MAX];
 static char out[8192], err[8192];

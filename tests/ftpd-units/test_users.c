@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "units.h"
-#include "users.h"
+#include "store/users.h"
 
 static char dir[PATH_MAX], file[PATH_MAX];
 static const char *H = "$scrypt$ln=10,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "units.h"
-#include "vfs.h"
+#include "protocol/vfs.h"
 
 static char top[PATH_MAX];      /* temp dir of the test */
 static char home[PATH_MAX];     /* <top>/home: the user's "/" */

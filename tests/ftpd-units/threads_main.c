@@ -14,11 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "digest.h"
-#include "passwd.h"
-#include "quota.h"
-#include "users.h"
-#include "vfs.h"
+#include "protocol/digest.h"
+#include "store/passwd.h"
+#include "store/quota.h"
+#include "store/users.h"
+#include "protocol/vfs.h"
 
 static atomic_int failures;
 

@@ -22,8 +22,8 @@
 
 #include <sockserv/sockserv.h>
 
-#include "passwd.h"
-#include "session.h"
+#include "store/passwd.h"
+#include "protocol/session.h"
 
 static ftpd_ctx ctx;
 static ss_server server;

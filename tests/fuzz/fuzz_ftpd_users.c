@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "fuzz.h"
-#include "users.h"
+#include "store/users.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
