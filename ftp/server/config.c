@@ -204,6 +204,22 @@ int ftpd_config_set(ftpd_config *c, const char *key, const char *v,
             c->metrics_listen[0] = '\0';
         else if (copy(c->metrics_listen, sizeof c->metrics_listen, v) < 0)
             return fail(err, cap, where, "metrics_listen: address too long");
+    } else if (!strcmp(key, "database_url")) {
+        /* The scheme picks the backend when the store opens (store.c);
+         * only what no backend could take is refused here. */
+        if (*v && !strstr(v, "://"))
+            return fail(err, cap, where,
+                        "database_url must be a URL (postgresql://...)");
+        if (copy(c->database_url, sizeof c->database_url, v) < 0)
+            return fail(err, cap, where, "database_url too long");
+    } else if (!strcmp(key, "node_id")) {
+        for (const char *p = v; *p; p++)
+            if ((unsigned char)*p <= ' ' || *p == 0x7f)
+                return fail(err, cap, where,
+                            "node_id may not contain blanks or control bytes");
+        if (copy(c->node_id, sizeof c->node_id, v) < 0)
+            return fail(err, cap, where, "node_id too long (at most %zu bytes)",
+                        sizeof c->node_id - 1);
     } else if (!strcmp(key, "run_as")) {
         if (copy(c->run_as, sizeof c->run_as, v) < 0)
             return fail(err, cap, where, "run_as: name too long");

@@ -80,6 +80,11 @@ typedef struct ftpd_config {
      * header timeout */
     bool proxy_protocol;
     ss_proxy_config proxy;
+
+    /* the store (store/store.h): "" = the users file and shared memory;
+     * postgresql://... = a database shared by the nodes of a cluster */
+    char database_url[1024];
+    char node_id[128];               /* "" = <hostname>:<pid> */
 } ftpd_config;
 
 /* Fills *c with the defaults (127.0.0.1:2121 is added by
