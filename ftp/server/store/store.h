@@ -61,6 +61,7 @@
 #include <sockserv/address.h>
 
 #include "config.h"
+#include "ftpd_build.h"  /* FTPD_STORE_PG: 1 when built with libpq */
 #include "store/users.h"
 
 #define FTPD_STORE_NODE_ID_MAX 128
@@ -190,9 +191,9 @@ int ftpd_store_reload(ftpd_store *st, char *err, size_t cap);
  * add: -EEXIST when taken; set_hash, del, mod: -ENOENT when absent; bad
  * fields -EINVAL.  A change is visible to every session and node at their
  * next lookup, without a restart.
- * list: a malloc'd array (*out, free() it) of every account, home as
- * stored.  usage: the bytes u's files use as the store counts them (file:
- * a walk of the home; a database: its usage row). */
+ * list: a malloc'd array (*out, free() it) of every account, homes as
+ * lookup gives them.  usage: the bytes u's files use as the store counts
+ * them (file: a walk of u->home; a database: its usage row). */
 int ftpd_store_user_lookup(ftpd_store *st, const char *name, ftpd_user *out);
 int ftpd_store_user_reference_hash(ftpd_store *st, char *out, size_t cap);
 int ftpd_store_user_add(ftpd_store *st, const ftpd_user *u, char *err,
