@@ -47,16 +47,15 @@
 #include <sockserv/sockserv.h>
 
 #include "config.h"
-#include "store/connlimit.h"
-#include "tls/ftps.h"
-#include "store/guard.h"
 #include "metrics.h"
-#include "store/passwd.h"
-#include "store/quota.h"
 #include "protocol/session.h"
-#include "usercli.h"
-#include "store/users.h"
 #include "protocol/xferlog.h"
+#include "store/connlimit.h"
+#include "store/passwd.h"
+#include "store/store.h"
+#include "store/users.h"
+#include "tls/ftps.h"
+#include "usercli.h"
 
 #define PROG "sockserv-ftpd"
 
@@ -67,7 +66,7 @@ static bool refuse(ss_server *srv, ss_request *req, const ss_addr *client)
     ftpd_ctx *ctx = srv->data;
     const char *msg, *why;
     int r = FTPD_CL_OK;
-    if (ftpd_guard_banned(ctx->guard, client, NULL) > 0) {
+    if (ftpd_store_guard_banned(ctx->store, client, NULL, NULL) > 0) {
         /* Checked before a session, a thread or a process is spent. */
         msg = "421 Too many failed logins from your address; try later.\r\n";
         why = "banned";
@@ -139,6 +138,7 @@ typedef struct app {
     uv_loop_t loop;
     uv_signal_t sig_term, sig_int, sig_hup, sig_usr2;
     uv_timer_t tick;
+    uv_timer_t heartbeat; /* the store's tick (store.h) */
     bool stopping;
     double deadline;
     /* systemd and upgrades */
@@ -322,6 +322,9 @@ static int first_run(app *a)
 {
     ftpd_config *c = &a->ctx.cfg;
     struct stat st;
+    /* A shared store's accounts are made with "user add" against it. */
+    if (c->database_url[0])
+        return 0;
     if (stat(c->users_file, &st) == 0 || errno != ENOENT)
         return 0;
     char data_real[PATH_MAX];
@@ -345,7 +348,7 @@ static int first_run(app *a)
         return -1;
     }
     char err[512];
-    if (ftpd_users_file_add(c->users_file, &u, err, sizeof err) < 0) {
+    if (ftpd_store_user_add(a->ctx.store, &u, err, sizeof err) < 0) {
         fprintf(stderr, PROG ": %s\n", err);
         return -1;
     }
@@ -415,6 +418,7 @@ static void finish_shutdown(app *a)
             unlink(path);
     }
     uv_close((uv_handle_t *)&a->tick, close_cb);
+    uv_close((uv_handle_t *)&a->heartbeat, close_cb);
     uv_close((uv_handle_t *)&a->sig_term, close_cb);
     uv_close((uv_handle_t *)&a->sig_int, close_cb);
     uv_close((uv_handle_t *)&a->sig_hup, close_cb);
@@ -422,6 +426,14 @@ static void finish_shutdown(app *a)
     uv_close((uv_handle_t *)&a->watchdog, close_cb);
     uv_close((uv_handle_t *)&a->up_timer, close_cb);
     ftpd_log(&ctx->log, "stopped");
+}
+
+/* A store shared by nodes learns from this that the node is alive; its
+ * failures are the store's to report (its calls from sessions fail too). */
+static void on_heartbeat(uv_timer_t *t)
+{
+    app *a = t->data;
+    ftpd_store_tick(a->ctx.store);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -535,12 +547,12 @@ static void on_signal(uv_signal_t *h, int signum)
     if (signum == SIGHUP) {
         ss_notify_reloading(&a->notifier, NULL);
         char err[512] = "";
-        int rc = ftpd_users_reload(&a->ctx.users, true, err, sizeof err);
+        int rc = ftpd_store_reload(a->ctx.store, err, sizeof err);
         if (rc < 0)
             ftpd_log(&a->ctx.log, "SIGHUP: users file not reloaded: %s", err);
         else
-            ftpd_log(&a->ctx.log, "SIGHUP: users file reloaded (%zu users)",
-                     ftpd_users_count(&a->ctx.users));
+            ftpd_log(&a->ctx.log, "SIGHUP: users file reloaded (%d users)",
+                     rc);
         ss_notify_ready(&a->notifier, rc < 0 ? "users file not reloaded"
                                              : "users file reloaded", NULL);
         return;
@@ -724,7 +736,7 @@ int main(int argc, char **argv)
                     strerror(errno));
             return 1;
         }
-        return ftpd_usercli_main_file(argc - sub, argv + sub, c->users_file);
+        return ftpd_usercli_main_config(argc - sub, argv + sub, c);
     }
 
     signal(SIGPIPE, SIG_IGN); /* a data peer that leaves is an EPIPE */
@@ -769,13 +781,7 @@ int main(int argc, char **argv)
         perror(PROG ": session table");
         return 1;
     }
-    ftpd_connlimit_set_user_limit(ctx->limits, c->max_sessions_per_user);
     ftpd_connlimit_set_pasv_limit(ctx->limits, c->max_pasv_listeners);
-    ctx->guard = ftpd_guard_create(4096, c->ban_after_failures, c->ban_time);
-    if (!ctx->guard) {
-        perror(PROG ": login guard table");
-        return 1;
-    }
     /* Core dumps could hold password hashes and the TLS key. */
     struct rlimit no_core = {0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
@@ -794,8 +800,10 @@ int main(int argc, char **argv)
         }
         ftpd_log(&ctx->log, "tls certificate %s sha256=%s", cert, fp);
     }
-    if ((rc = ftpd_quota_table_create(&ctx->quota, 0)) < 0) {
-        fprintf(stderr, PROG ": quota table: %s\n", strerror(-rc));
+    /* Before any session and any fork: the file store's tables are
+     * shared memory every forked session inherits. */
+    if ((rc = ftpd_store_open(c, &ctx->store, err, sizeof err)) < 0) {
+        fprintf(stderr, PROG ": store: %s\n", err);
         return 1;
     }
     /* Each slot in use has a live session: max_sessions slots always do. */
@@ -826,7 +834,7 @@ int main(int argc, char **argv)
     if (drop_privileges(c, &ctx->log) < 0)
         return 1;
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    if (ftpd_users_init(&ctx->users, c->users_file, err, sizeof err) < 0)
+    if (ftpd_store_reload(ctx->store, err, sizeof err) < 0)
         ftpd_log(&ctx->log, "users file: %s (no logins until it is fixed)", err);
 
     uv_loop_init(&a.loop);
@@ -834,6 +842,9 @@ int main(int argc, char **argv)
     a.tick.data = &a;
     uv_timer_init(&a.loop, &a.watchdog);
     a.watchdog.data = &a;
+    uv_timer_init(&a.loop, &a.heartbeat);
+    a.heartbeat.data = &a;
+    uv_timer_start(&a.heartbeat, on_heartbeat, 1000, 1000);
     uv_timer_init(&a.loop, &a.up_timer);
     a.up_timer.data = &a;
     uv_signal_t *sigs[] = {&a.sig_term, &a.sig_int, &a.sig_hup, &a.sig_usr2};
@@ -888,11 +899,9 @@ int main(int argc, char **argv)
     uv_run(&a.loop, UV_RUN_DEFAULT);
     uv_loop_close(&a.loop);
 
-    ftpd_users_close(&ctx->users);
-    ftpd_quota_table_destroy(ctx->quota);
+    ftpd_store_close(ctx->store);
     ftpd_rate_table_destroy(ctx->rate);
     ftpd_connlimit_destroy(ctx->limits);
-    ftpd_guard_destroy(ctx->guard);
     ftpd_counters_destroy(ctx->counters);
     if (ctx->tls_on)
         ss_tls_context_close(&ctx->tls);

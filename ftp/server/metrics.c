@@ -10,7 +10,7 @@
 
 #include "store/connlimit.h"
 #include "counters.h"
-#include "store/guard.h"
+#include "store/store.h"
 
 #define LINE_MAX_BYTES 1024 /* one request or header line, CRLF included */
 #define HEAD_MAX_BYTES 8192 /* the whole request head */
@@ -128,7 +128,8 @@ int ftpd_metrics_render(ftpd_metrics *m, ss_wfile *w)
                        down = ftpd_counters_get(c, FTPD_C_DOWNLOAD_BYTES),
                        quota = ftpd_counters_get(c, FTPD_C_QUOTA_REFUSALS),
                        running = ftpd_counters_get(c, FTPD_C_TRANSFERS);
-    unsigned bans = ftpd_guard_bans_active(ctx->guard);
+    unsigned bans = 0;
+    ftpd_store_guard_bans_active(ctx->store, &bans);
     unsigned sessions = ctx->limits ? ftpd_connlimit_active(ctx->limits) : 0;
     /* The format wants one group per name: HELP, TYPE, then its samples. */
     if ((rc = head(w, "ftpd_logins_total", "counter",

@@ -15,7 +15,6 @@
 #include <openssl/crypto.h>
 
 #include "store/passwd.h"
-#include "store/quota.h"
 #include "store/users.h"
 
 #define PASSWORD_MAX 1024
@@ -151,12 +150,12 @@ static int hash_new_password(char *hash, size_t cap)
     return 0;
 }
 
-static int find_user(const char *users_path, const char *name, ftpd_user *out)
+static int find_user(ftpd_store *st, const char *name, ftpd_user *out)
 {
     ftpd_user *v;
     size_t n;
     char err[512];
-    if (ftpd_users_parse_file(users_path, &v, &n, err, sizeof err) < 0) {
+    if (ftpd_store_user_list(st, &v, &n, err, sizeof err) < 0) {
         fprintf(stderr, "user: %s\n", err);
         return -1;
     }
@@ -214,7 +213,7 @@ static void format_rate(uint64_t v, char *out, size_t cap)
         ftpd_size_format(v, out, cap);
 }
 
-static int cmd_add(int argc, char **argv, const char *users_path)
+static int cmd_add(int argc, char **argv, ftpd_store *st)
 {
     const char *name = NULL, *home = NULL, *quota = DEFAULT_QUOTA;
     const char *up = "default", *down = "default";
@@ -258,7 +257,7 @@ static int cmd_add(int argc, char **argv, const char *users_path)
     if (parse_rate("add", "--upload-rate", up, &u.rate_up) < 0 ||
         parse_rate("add", "--download-rate", down, &u.rate_down) < 0)
         return 2;
-    int k = find_user(users_path, name, NULL);
+    int k = find_user(st, name, NULL);
     if (k < 0)
         return 1;
     if (k == 0) {
@@ -283,7 +282,7 @@ static int cmd_add(int argc, char **argv, const char *users_path)
     if (hash_new_password(u.hash, sizeof u.hash) != 0)
         return 1;
     char err[512];
-    rc = ftpd_users_file_add(users_path, &u, err, sizeof err);
+    rc = ftpd_store_user_add(st, &u, err, sizeof err);
     OPENSSL_cleanse(u.hash, sizeof u.hash);
     if (rc < 0) {
         fprintf(stderr, "user add: %s\n", err);
@@ -298,7 +297,7 @@ static int cmd_add(int argc, char **argv, const char *users_path)
     return 0;
 }
 
-static int cmd_mod(int argc, char **argv, const char *users_path)
+static int cmd_mod(int argc, char **argv, ftpd_store *st)
 {
     const char *name = NULL, *v;
     ftpd_user_mod m;
@@ -334,7 +333,7 @@ static int cmd_mod(int argc, char **argv, const char *users_path)
         return 2;
     }
     char err[512];
-    int rc = ftpd_users_file_mod(users_path, name, &m, err, sizeof err);
+    int rc = ftpd_store_user_mod(st, name, &m, err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, "user mod: %s\n", err);
         return rc == -EINVAL ? 2 : 1;
@@ -343,14 +342,14 @@ static int cmd_mod(int argc, char **argv, const char *users_path)
     return 0;
 }
 
-static int cmd_passwd(int argc, char **argv, const char *users_path)
+static int cmd_passwd(int argc, char **argv, ftpd_store *st)
 {
     if (argc != 3) {
         usage();
         return 2;
     }
     const char *name = argv[2];
-    int k = find_user(users_path, name, NULL);
+    int k = find_user(st, name, NULL);
     if (k != 0) {
         if (k > 0)
             fprintf(stderr, "user passwd: no user %s\n", name);
@@ -360,7 +359,7 @@ static int cmd_passwd(int argc, char **argv, const char *users_path)
     if (hash_new_password(hash, sizeof hash) != 0)
         return 1;
     char err[512];
-    int rc = ftpd_users_file_set_hash(users_path, name, hash, err, sizeof err);
+    int rc = ftpd_store_user_set_hash(st, name, hash, err, sizeof err);
     OPENSSL_cleanse(hash, sizeof hash);
     if (rc < 0) {
         fprintf(stderr, "user passwd: %s\n", err);
@@ -370,14 +369,14 @@ static int cmd_passwd(int argc, char **argv, const char *users_path)
     return 0;
 }
 
-static int cmd_del(int argc, char **argv, const char *users_path)
+static int cmd_del(int argc, char **argv, ftpd_store *st)
 {
     if (argc != 3) {
         usage();
         return 2;
     }
     char err[512];
-    int rc = ftpd_users_file_del(users_path, argv[2], err, sizeof err);
+    int rc = ftpd_store_user_del(st, argv[2], err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, "user del: %s\n", err);
         return rc == -EINVAL && ftpd_user_name_check(argv[2]) < 0 ? 2 : 1;
@@ -386,7 +385,7 @@ static int cmd_del(int argc, char **argv, const char *users_path)
     return 0;
 }
 
-static int cmd_list(int argc, char **argv, const char *users_path)
+static int cmd_list(int argc, char **argv, ftpd_store *st)
 {
     (void)argv;
     if (argc != 2) {
@@ -396,29 +395,54 @@ static int cmd_list(int argc, char **argv, const char *users_path)
     ftpd_user *v;
     size_t n;
     char err[512];
-    if (ftpd_users_parse_file(users_path, &v, &n, err, sizeof err) < 0) {
+    if (ftpd_store_user_list(st, &v, &n, err, sizeof err) < 0) {
         fprintf(stderr, "user list: %s\n", err);
         return 1;
     }
     printf("%-20s %12s %14s %10s %10s  %s\n", "NAME", "QUOTA", "USED", "UP/S",
            "DOWN/S", "HOME");
     for (size_t i = 0; i < n; i++) {
-        char home[FTPD_USER_HOME_MAX], q[32], used[32], ur[32], dr[32];
-        if (ftpd_user_home_resolve(users_path, v[i].home, home, sizeof home) < 0)
-            snprintf(home, sizeof home, "%s", v[i].home);
+        char q[32], used[32], ur[32], dr[32];
         ftpd_size_format(v[i].quota, q, sizeof q);
         uint64_t bytes;
-        if (ftpd_quota_walk(home, &bytes) == 0)
+        if (ftpd_store_user_usage(st, &v[i], &bytes) == 0)
             snprintf(used, sizeof used, "%" PRIu64, bytes);
         else
             snprintf(used, sizeof used, "-");
         format_rate(v[i].rate_up, ur, sizeof ur);
         format_rate(v[i].rate_down, dr, sizeof dr);
         printf("%-20s %12s %14s %10s %10s  %s\n", v[i].name, q, used, ur, dr,
-               home);
+               v[i].home);
     }
     free(v);
     return 0;
+}
+
+int ftpd_usercli_main_store(int argc, char **argv, ftpd_store *st)
+{
+    if (argc < 2 || !st) {
+        usage();
+        return 2;
+    }
+    const char *sub = argv[1];
+    int rc;
+    if (strcmp(sub, "add") == 0)
+        rc = cmd_add(argc, argv, st);
+    else if (strcmp(sub, "mod") == 0)
+        rc = cmd_mod(argc, argv, st);
+    else if (strcmp(sub, "passwd") == 0)
+        rc = cmd_passwd(argc, argv, st);
+    else if (strcmp(sub, "del") == 0)
+        rc = cmd_del(argc, argv, st);
+    else if (strcmp(sub, "list") == 0)
+        rc = cmd_list(argc, argv, st);
+    else {
+        fprintf(stderr, "user: unknown subcommand '%s'\n", sub);
+        usage();
+        rc = 2;
+    }
+    fflush(stdout);
+    return rc;
 }
 
 int ftpd_usercli_main_file(int argc, char **argv, const char *users_path)
@@ -427,24 +451,26 @@ int ftpd_usercli_main_file(int argc, char **argv, const char *users_path)
         usage();
         return 2;
     }
-    const char *sub = argv[1];
-    int rc;
-    if (strcmp(sub, "add") == 0)
-        rc = cmd_add(argc, argv, users_path);
-    else if (strcmp(sub, "mod") == 0)
-        rc = cmd_mod(argc, argv, users_path);
-    else if (strcmp(sub, "passwd") == 0)
-        rc = cmd_passwd(argc, argv, users_path);
-    else if (strcmp(sub, "del") == 0)
-        rc = cmd_del(argc, argv, users_path);
-    else if (strcmp(sub, "list") == 0)
-        rc = cmd_list(argc, argv, users_path);
-    else {
-        fprintf(stderr, "user: unknown subcommand '%s'\n", sub);
-        usage();
-        rc = 2;
+    static ftpd_config c; /* large: not on the stack */
+    ftpd_config_defaults(&c);
+    if (snprintf(c.users_file, sizeof c.users_file, "%s", users_path) >=
+        (int)sizeof c.users_file) {
+        fputs("user: users file path too long\n", stderr);
+        return 2;
     }
-    fflush(stdout);
+    return ftpd_usercli_main_config(argc, argv, &c);
+}
+
+int ftpd_usercli_main_config(int argc, char **argv, const ftpd_config *c)
+{
+    ftpd_store *st;
+    char err[FTPD_STORE_ERR_MAX];
+    if (ftpd_store_open(c, &st, err, sizeof err) < 0) {
+        fprintf(stderr, "user: store: %s\n", err);
+        return 1;
+    }
+    int rc = ftpd_usercli_main_store(argc, argv, st);
+    ftpd_store_close(st);
     return rc;
 }
 

@@ -75,12 +75,10 @@ static int setup_once(void)
     ctx.stop_rd = p[0];
     ctx.stop_wr = p[1];
     ctx.limits = ftpd_connlimit_create(c->max_sessions, 0);
-    ctx.guard = ftpd_guard_create(64, 0, c->ban_time);
     ctx.counters = ftpd_counters_create();
-    if (!ctx.limits || !ctx.guard || !ctx.counters ||
-        ftpd_quota_table_create(&ctx.quota, 0) < 0 ||
-        ftpd_rate_table_create(&ctx.rate, 4) < 0 ||
-        ftpd_users_init(&ctx.users, users, err, sizeof err) < 0)
+    if (!ctx.limits || !ctx.counters ||
+        ftpd_store_open(c, &ctx.store, err, sizeof err) < 0 ||
+        ftpd_rate_table_create(&ctx.rate, 4) < 0)
         return -1;
 
     /* A unix listener (never bound): a socketpair takes no TCP options. */

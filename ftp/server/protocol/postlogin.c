@@ -80,7 +80,7 @@ int ftpd_cmd_dele(ftpd_session *s, const char *arg, size_t len)
     if (rc < 0)
         return ftpd_session_reply_errno(s, rc, arg);
     if (freed > 0)
-        ftpd_quota_release(&s->quota, (uint64_t)freed);
+        ftpd_store_quota_give_back(&s->quota, (uint64_t)freed);
     return ftpd_session_reply(s, 250, "Delete operation successful.");
 }
 
@@ -113,7 +113,7 @@ int ftpd_cmd_rnto(ftpd_session *s, const char *arg, size_t len)
     if (rc < 0)
         return ftpd_session_reply_errno(s, rc, arg);
     if (freed > 0)
-        ftpd_quota_release(&s->quota, (uint64_t)freed);
+        ftpd_store_quota_give_back(&s->quota, (uint64_t)freed);
     return ftpd_session_reply(s, 250, "Rename successful.");
 }
 
@@ -359,14 +359,14 @@ int ftpd_cmd_stat(ftpd_session *s, const char *arg, size_t len)
         return ftpd_reply_end(&r, "End of status.");
     }
     uint64_t used = 0, limit = 0;
-    ftpd_quota_get(&s->quota, &used, &limit);
+    ftpd_store_quota_get(&s->quota, &used, &limit);
     ftpd_reply_begin(&r, &s->base.wfile, 211);
     ftpd_reply_line(&r, "sockserv-ftpd status:");
     ftpd_reply_line(&r, "Connected from %s", s->client);
     ftpd_reply_line(&r, "Logged in as %s", s->user);
     ftpd_reply_line(&r, "TYPE: %s, STRUcture: File, MODE: Stream",
                     s->ascii ? "ASCII" : "BINARY");
-    if (limit == FTPD_QUOTA_NO_LIMIT)
+    if (limit == FTPD_QUOTA_UNLIMITED)
         ftpd_reply_line(&r, "Quota: %" PRIu64 " bytes used, no limit", used);
     else
         ftpd_reply_line(&r, "Quota: %" PRIu64 " of %" PRIu64 " bytes used",
@@ -383,8 +383,8 @@ int ftpd_cmd_site(ftpd_session *s, const char *arg, size_t len)
     (void)len;
     if (!strcasecmp(arg, "QUOTA")) {
         uint64_t used = 0, limit = 0;
-        ftpd_quota_get(&s->quota, &used, &limit);
-        if (limit == FTPD_QUOTA_NO_LIMIT)
+        ftpd_store_quota_get(&s->quota, &used, &limit);
+        if (limit == FTPD_QUOTA_UNLIMITED)
             return ftpd_session_reply(s, 200, "Quota: %" PRIu64
                                       " bytes used, no limit.", used);
         return ftpd_session_reply(s, 200, "Quota: %" PRIu64 " of %" PRIu64

@@ -49,18 +49,44 @@ static void sleep_s(double d)
         ;
 }
 
-static bool check_password(ftpd_session *s, const char *pw, size_t len,
-                           ftpd_user *u)
+/* 1: the password is right; 0: it is not, or no such user; a negative
+ * errno when the store could not say (store.h). */
+static int check_password(ftpd_session *s, const char *pw, size_t len,
+                          ftpd_user *u)
 {
     ftpd_ctx *ctx = s->ctx;
-    if (s->user[0] && ftpd_users_lookup(&ctx->users, s->user, u) == 0)
+    int rc = s->user[0] ? ftpd_store_user_lookup(ctx->store, s->user, u)
+                        : -ENOENT;
+    if (rc == 0)
         return ftpd_passwd_verify(pw, len, u->hash) == 1;
+    if (rc != -ENOENT)
+        return rc;
     /* Unknown user: spend what a real verify costs, so timing does not
      * tell the client which names exist. */
     char like[FTPD_PASSWD_HASH_MAX];
-    bool have = ftpd_users_reference_hash(&ctx->users, like, sizeof like) == 0;
+    bool have =
+        ftpd_store_user_reference_hash(ctx->store, like, sizeof like) == 0;
     ftpd_passwd_dummy_verify(pw, len, have ? like : NULL);
-    return false;
+    return 0;
+}
+
+/* The store cannot answer (store.h): this login cannot be decided now. */
+static int store_down(ftpd_session *s, const char *what, int rc)
+{
+    s->user_given = false;
+    ftpd_log(&s->ctx->log, "login user=%s client=%s: %s: store unavailable: %s",
+             s->user[0] ? s->user : "-", s->client, what, strerror(-rc));
+    return ftpd_session_reply(s, 421, "Service not available (account "
+                              "store unreachable), try again later.");
+}
+
+/* True when the client's host or the name is banned; a store that cannot
+ * tell bans nobody (logins then fail on the lookup anyway). */
+static bool banned(ftpd_session *s)
+{
+    return ftpd_store_guard_banned(s->ctx->store,
+                                   &s->base.base.client_address, s->user,
+                                   NULL) > 0;
 }
 
 /* count: failures so far, the larger of this session's and those the
@@ -74,12 +100,12 @@ static int login_failed(ftpd_session *s, const char *why, bool counted)
     s->user_given = false;
     ftpd_counters_add(ctx->counters, FTPD_C_LOGINS_FAILED, 1);
     unsigned count = s->failures;
-    if (counted) {
-        unsigned g = ftpd_guard_fail(ctx->guard, &s->base.base.client_address,
-                                     s->user);
-        if (g > count)
-            count = g;
-    }
+    unsigned g = 0;
+    if (counted &&
+        ftpd_store_guard_fail(ctx->store, &s->base.base.client_address,
+                              s->user, &g) == 0 &&
+        g > count)
+        count = g;
     ftpd_log(&ctx->log, "failed login user=%s client=%s reason=%s count=%u",
              s->user[0] ? s->user : "-", s->client, why, count);
     double max = ctx->cfg.login_fail_delay_max;
@@ -89,8 +115,7 @@ static int login_failed(ftpd_session *s, const char *why, bool counted)
     if (delay > max)
         delay = max;
     sleep_s(delay);
-    if (ftpd_guard_banned(ctx->guard, &s->base.base.client_address, s->user) >
-        0) {
+    if (banned(s)) {
         /* This failure started a ban (or one is running): nothing more to
          * try on this connection either. */
         s->quit = true;
@@ -129,39 +154,42 @@ int ftpd_cmd_pass(ftpd_session *s, const char *arg, size_t len)
     memset(&u, 0, sizeof u);
     /* A banned host or name fails whatever the password, after the same
      * work and delay as any failure, so the reply tells nothing more. */
-    bool banned =
-        ftpd_guard_banned(ctx->guard, &s->base.base.client_address, s->user) > 0;
-    bool ok = check_password(s, arg, len, &u) && !banned;
+    bool is_banned = banned(s);
+    int ok = check_password(s, arg, len, &u);
     /* The password sits in the line buffer; it is not needed any more. */
     explicit_bzero((char *)arg, len);
-    if (!ok) {
+    if (ok < 0 && !is_banned) {
         explicit_bzero(&u, sizeof u);
-        return login_failed(s, banned ? "banned" : "bad user or password",
-                            !banned);
+        return store_down(s, "account", ok);
     }
-    if (!ftpd_connlimit_user_acquire(ctx->limits, s->user)) {
+    if (ok <= 0 || is_banned) {
         explicit_bzero(&u, sizeof u);
+        return login_failed(s, is_banned ? "banned" : "bad user or password",
+                            !is_banned);
+    }
+    int rc = ftpd_store_slot_acquire(ctx->store, s->user, &s->slot);
+    if (rc < 0) {
+        explicit_bzero(&u, sizeof u);
+        if (rc != -EUSERS)
+            return store_down(s, "session place", rc);
         s->user_given = false;
         ftpd_log(&ctx->log, "login refused user=%s client=%s "
                  "reason=max_sessions_per_user", s->user, s->client);
         return ftpd_session_reply(s, 530, "Too many sessions for this user.");
     }
-    s->user_counted = true;
-    int rc = ftpd_vfs_init(&s->vfs, u.home);
+    rc = ftpd_vfs_init(&s->vfs, u.home);
     if (rc < 0) {
         s->vfs.root_fd = -1;
         ftpd_log(&ctx->log, "login user=%s: home %s unusable: %s", s->user,
                  u.home, strerror(-rc));
-        ftpd_connlimit_user_release(ctx->limits, s->user);
-        s->user_counted = false;
+        ftpd_store_slot_release(ctx->store, &s->slot);
         explicit_bzero(&u, sizeof u);
         s->user_given = false;
         return ftpd_session_reply(s, 530, "Login incorrect.");
     }
-    rc = ftpd_quota_attach(ctx->quota, s->user, u.quota, u.home, &s->quota);
+    rc = ftpd_store_quota_attach(ctx->store, &u, &s->quota);
     if (rc < 0) {
-        ftpd_connlimit_user_release(ctx->limits, s->user);
-        s->user_counted = false;
+        ftpd_store_slot_release(ctx->store, &s->slot);
         ftpd_log(&ctx->log, "login user=%s: quota: %s", s->user, strerror(-rc));
         ftpd_vfs_close(&s->vfs);
         s->vfs.root_fd = -1;
@@ -181,7 +209,7 @@ int ftpd_cmd_pass(ftpd_session *s, const char *arg, size_t len)
     s->logged_in = true;
     s->failures = 0;
     ftpd_counters_add(ctx->counters, FTPD_C_LOGINS_OK, 1);
-    ftpd_guard_success(ctx->guard, s->user);
+    ftpd_store_guard_success(ctx->store, s->user);
     ftpd_log(&ctx->log, "login user=%s client=%s", s->user, s->client);
     return ftpd_session_reply(s, 230, "Login successful.");
 }

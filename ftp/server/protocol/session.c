@@ -416,7 +416,7 @@ static int session_setup(ss_handler *h, ss_error *err)
         return ss_error_set(err, -ENOMEM, "session: out of memory");
     }
     s->vfs.root_fd = -1;
-    s->quota.slot = -1;
+    s->quota.store = NULL; /* not attached */
     s->rate.slot = -1;
     s->hash_algo = FTPD_DIGEST_SHA256;
     s->mlst_facts = 0x1fu; /* FTPD_MLST_DEFAULT */
@@ -471,11 +471,9 @@ static int session_finish(ss_handler *h, ss_error *err)
 {
     ftpd_session *s = S(h);
     ftpd_datachan_reset(&s->dc);
-    ftpd_quota_detach(&s->quota);
+    ftpd_store_quota_detach(&s->quota);
     ftpd_rate_detach(&s->rate);
-    if (s->user_counted)
-        ftpd_connlimit_user_release(s->ctx->limits, s->user);
-    s->user_counted = false;
+    ftpd_store_slot_release(s->ctx->store, &s->slot);
     if (s->vfs.root_fd >= 0)
         ftpd_vfs_close(&s->vfs);
     unlink_session(s);

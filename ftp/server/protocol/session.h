@@ -37,10 +37,8 @@
 #include "counters.h"
 #include "protocol/datachan.h"
 #include "protocol/digest.h"
-#include "store/guard.h"
-#include "store/quota.h"
 #include "store/ratelimit.h"
-#include "store/users.h"
+#include "store/store.h"
 #include "protocol/vfs.h"
 #include "protocol/xferlog.h"
 
@@ -50,11 +48,11 @@ typedef struct ftpd_session ftpd_session;
 typedef struct ftpd_ctx {
     ftpd_config cfg;
     ftpd_logger log;
-    ftpd_users users;
-    ftpd_quota_table *quota;
+    ftpd_store *store;      /* accounts, quotas, bans, per-user session
+                               places (store.h) */
     ftpd_rate_table *rate;  /* per-user rate limits (ratelimit.h) */
-    ftpd_connlimit *limits;
-    ftpd_guard *guard;      /* failed logins and bans (guard.h) */
+    ftpd_connlimit *limits; /* sessions in total and per host; passive
+                               listeners */
     ftpd_counters *counters; /* the figures of the metrics page; may be NULL */
     ss_tls_context tls;     /* the server's TLS context when tls_on */
     bool tls_on;
@@ -90,11 +88,11 @@ struct ftpd_session {
 
     /* login */
     bool user_given, logged_in;
-    bool user_counted;          /* holds a max_sessions_per_user place */
     char user[FTPD_USER_NAME_MAX + 1];
     unsigned failures;
     ftpd_vfs vfs;
-    ftpd_quota quota;
+    ftpd_store_slot slot;       /* a max_sessions_per_user place */
+    ftpd_store_quota quota;
     uint64_t quota_limit;
     ftpd_rate rate;       /* the user's shared buckets, when limited */
 

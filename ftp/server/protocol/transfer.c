@@ -480,7 +480,13 @@ static enum outcome write_chunk(xfer *x, writer *w, const char *buf, size_t n)
     uint64_t got = 0;
     size_t can = n;
     if (growth > 0) {
-        if (ftpd_quota_reserve(&s->quota, growth, &got) < 0)
+        int rc = ftpd_store_quota_reserve(&s->quota, growth, &got);
+        if (ftpd_store_unavailable(rc)) {
+            /* Nothing is written that the quota has not granted. */
+            x->err = rc;
+            return XF_FILE_ERR;
+        }
+        if (rc < 0)
             got = 0;
         can = n - (size_t)(growth - got);
     }
@@ -498,8 +504,9 @@ static enum outcome write_chunk(xfer *x, writer *w, const char *buf, size_t n)
     }
     off_t new_pos = w->pos + (off_t)done;
     uint64_t used_growth = new_pos > w->size ? (uint64_t)(new_pos - w->size) : 0;
-    if (got > used_growth)
-        ftpd_quota_release(&s->quota, got - used_growth);
+    if (got > 0)
+        ftpd_store_quota_settle(&s->quota, got,
+                                used_growth < got ? used_growth : got);
     w->pos = new_pos;
     if (new_pos > w->size)
         w->size = new_pos;
@@ -592,8 +599,8 @@ static enum outcome receive(xfer *x, writer *w)
 static bool quota_full(ftpd_session *s, const char *arg, size_t len, bool trunc)
 {
     uint64_t used, limit;
-    if (ftpd_quota_get(&s->quota, &used, &limit) < 0 ||
-        limit == FTPD_QUOTA_NO_LIMIT || used < limit)
+    if (ftpd_store_quota_get(&s->quota, &used, &limit) < 0 ||
+        limit == FTPD_QUOTA_UNLIMITED || used < limit)
         return false;
     struct stat st;
     if (trunc && ftpd_vfs_stat(&s->vfs, arg, len, &st) == 0 && st.st_size > 0)
@@ -633,7 +640,7 @@ static int store(ftpd_session *s, const char *cmd, const char *arg, size_t len,
         return ftpd_session_reply_errno(s, fd, arg);
     }
     if (mode == FTPD_VFS_W_TRUNC && info.old_size > 0)
-        ftpd_quota_release(&s->quota, (uint64_t)info.old_size);
+        ftpd_store_quota_give_back(&s->quota, (uint64_t)info.old_size);
     struct stat st;
     writer w = {.fd = fd, .pos = 0, .size = 0};
     if (fstat(fd, &st) == 0)
