@@ -19,9 +19,8 @@ enum slot_state {
 };
 
 struct slot {
-    char name[FTPD_QUOTA_NAME_MAX + 1];
+    ftpd_shmem_slot head;  /* name, sessions (shmem.h) */
     uint32_t state;
-    uint32_t sessions;
     uint64_t generation;   /* bumped when usage is forgotten */
     uint64_t limit;
     uint64_t used;         /* bytes on disk plus outstanding reservations */
@@ -136,35 +135,20 @@ int ftpd_quota_attach(ftpd_quota_table *t, const char *user, uint64_t limit,
 {
     q->table = NULL;
     q->slot = -1;
-    size_t nl = user ? strlen(user) : 0;
-    if (!t || nl == 0 || nl > FTPD_QUOTA_NAME_MAX || !home)
+    if (!t || !home)
         return -EINVAL;
 
     table_lock(t);
-    long found = -1, unused = -1, idle = -1;
-    for (size_t i = 0; i < t->nslots; i++) {
-        struct slot *s = &t->slots[i];
-        if (s->name[0] && strcmp(s->name, user) == 0) {
-            found = (long)i;
-            break;
-        }
-        if (!s->name[0] && unused < 0)
-            unused = (long)i;
-        if (s->name[0] && s->sessions == 0 && idle < 0)
-            idle = (long)i;
-    }
-    if (found < 0)
-        found = unused >= 0 ? unused : idle;
+    /* A slot nobody is attached to is EMPTY: claiming it afresh loses
+     * nothing. */
+    long found = ftpd_shmem_slot_claim(t->slots, t->nslots, sizeof(struct slot),
+                                       user);
     if (found < 0) {
         table_unlock(t);
-        return -ENOSPC;
+        return (int)found;
     }
     struct slot *s = &t->slots[found];
-    if (strcmp(s->name, user) != 0) {
-        memset(s, 0, sizeof *s);
-        memcpy(s->name, user, nl + 1);
-    }
-    s->sessions++;
+    s->head.sessions++;
     s->limit = limit;
     if (s->state == SLOT_READY) {
         table_unlock(t);
@@ -184,7 +168,7 @@ int ftpd_quota_attach(ftpd_quota_table *t, const char *user, uint64_t limit,
 
     table_lock(t);
     if (rc < 0) {
-        if (--s->sessions == 0) {
+        if (--s->head.sessions == 0) {
             s->state = SLOT_EMPTY;
             s->generation++;
         }
@@ -207,7 +191,7 @@ void ftpd_quota_detach(ftpd_quota *q)
     if (!s)
         return;
     table_lock(q->table);
-    if (s->sessions > 0 && --s->sessions == 0) {
+    if (s->head.sessions > 0 && --s->head.sessions == 0) {
         /* Nobody is watching this home any more: count it afresh next time,
          * in case it changed outside the server. */
         s->state = SLOT_EMPTY;

@@ -10,8 +10,7 @@
 #include <time.h>
 
 struct slot {
-    char name[FTPD_RATE_NAME_MAX + 1];
-    uint32_t sessions;           /* under the table lock */
+    ftpd_shmem_slot head;        /* name, sessions: under the table lock */
     _Atomic int64_t due[2];      /* per direction, CLOCK_MONOTONIC ns */
 };
 
@@ -67,27 +66,14 @@ int ftpd_rate_attach(ftpd_rate_table *t, const char *user, uint64_t up,
     if (up == 0 && down == 0)
         return 0;
     ftpd_shmem_lock(&t->lock);
-    long found = -1, free_slot = -1;
-    for (size_t i = 0; i < t->nslots && found < 0; i++) {
-        struct slot *s = &t->slots[i];
-        if (s->sessions > 0 && strcmp(s->name, user) == 0)
-            found = (long)i;
-        else if (s->sessions == 0 && free_slot < 0)
-            free_slot = (long)i;
-    }
-    if (found < 0 && free_slot >= 0) {
-        /* A user's first limited session starts with empty buckets. */
-        struct slot *s = &t->slots[free_slot];
-        memcpy(s->name, user, nl + 1);
-        atomic_store(&s->due[0], 0);
-        atomic_store(&s->due[1], 0);
-        found = free_slot;
-    }
+    /* A user's first limited session starts with empty buckets (due 0). */
+    long found = ftpd_shmem_slot_claim(t->slots, t->nslots, sizeof(struct slot),
+                                       user);
     if (found >= 0)
-        t->slots[found].sessions++;
+        t->slots[found].head.sessions++;
     pthread_mutex_unlock(&t->lock);
     if (found < 0)
-        return -ENOSPC;
+        return (int)found;
     r->table = t;
     r->slot = (int)found;
     return 0;
@@ -99,8 +85,8 @@ void ftpd_rate_detach(ftpd_rate *r)
         return;
     ftpd_shmem_lock(&r->table->lock);
     struct slot *s = &r->table->slots[r->slot];
-    if (s->sessions > 0)
-        s->sessions--;
+    if (s->head.sessions > 0)
+        s->head.sessions--;
     pthread_mutex_unlock(&r->table->lock);
     r->table = NULL;
     r->slot = -1;

@@ -2,6 +2,7 @@
 #include "store/shmem.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/mman.h>
 
 int ftpd_shmem_create(size_t len, void **out)
@@ -42,4 +43,26 @@ void ftpd_shmem_lock(pthread_mutex_t *m)
 {
     if (pthread_mutex_lock(m) == EOWNERDEAD)
         pthread_mutex_consistent(m);
+}
+
+long ftpd_shmem_slot_claim(void *slots, size_t n, size_t stride,
+                           const char *name)
+{
+    size_t len = name ? strlen(name) : 0;
+    if (len == 0 || len > FTPD_SHMEM_NAME_MAX)
+        return -EINVAL;
+    long free_slot = -1;
+    for (size_t i = 0; i < n; i++) {
+        ftpd_shmem_slot *s = (ftpd_shmem_slot *)((char *)slots + i * stride);
+        if (s->sessions > 0 && strcmp(s->name, name) == 0)
+            return (long)i;
+        if (s->sessions == 0 && free_slot < 0)
+            free_slot = (long)i;
+    }
+    if (free_slot < 0)
+        return -ENOSPC;
+    ftpd_shmem_slot *s = (ftpd_shmem_slot *)((char *)slots + free_slot * stride);
+    memset(s, 0, stride);
+    memcpy(s->name, name, len + 1);
+    return free_slot;
 }
