@@ -2,10 +2,8 @@
  * written against store/store.h only, so that it runs unchanged on every
  * backend. */
 #include <criterion/criterion.h>
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,13 +80,16 @@ static void add(fixture *f, const ftpd_user *u)
     cr_assert_eq(ftpd_store_user_add(f->st, u, err, sizeof err), 0, "%s", err);
 }
 
-static ss_addr ip(const char *text)
+/* A store opened with one account name (quota bytes), as lookup gives it. */
+static ftpd_user opened_with(fixture *f, const store_backend *b,
+                             const char *name, uint64_t quota)
 {
-    ss_addr a;
-    struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons(1234)};
-    inet_pton(AF_INET, text, &in.sin_addr);
-    ss_addr_set(&a, (struct sockaddr *)&in, sizeof in);
-    return a;
+    fx_init(f, b);
+    fx_open(f);
+    ftpd_user u = account(f, name, quota);
+    add(f, &u);
+    cr_assert_eq(ftpd_store_user_lookup(f->st, name, &u), 0);
+    return u;
 }
 
 void sc_accounts_add_lookup_mod_del(const store_backend *b)
@@ -174,11 +175,7 @@ void sc_accounts_seen_by_another_node_without_restart(const store_backend *b)
 void sc_quota_reserve_settle_give_back(const store_backend *b)
 {
     fixture f;
-    fx_init(&f, b);
-    fx_open(&f);
-    ftpd_user u = account(&f, "dave", 1000);
-    add(&f, &u);
-    cr_assert_eq(ftpd_store_user_lookup(f.st, "dave", &u), 0);
+    ftpd_user u = opened_with(&f, b, "dave", 1000);
     ftpd_store_quota q;
     cr_assert_eq(ftpd_store_quota_attach(f.st, &u, &q), 0);
     uint64_t got, used, limit;
@@ -231,11 +228,7 @@ static void *race(void *arg)
 void sc_quota_shared_by_sessions_never_passes_limit(const store_backend *b)
 {
     fixture f;
-    fx_init(&f, b);
-    fx_open(&f);
-    ftpd_user u = account(&f, "erin", 10000);
-    add(&f, &u);
-    cr_assert_eq(ftpd_store_user_lookup(f.st, "erin", &u), 0);
+    ftpd_user u = opened_with(&f, b, "erin", 10000);
     /* One session stays attached, so the usage outlives the racers. */
     ftpd_store_quota keep;
     cr_assert_eq(ftpd_store_quota_attach(f.st, &u, &keep), 0);
@@ -262,11 +255,7 @@ void sc_quota_shared_by_sessions_never_passes_limit(const store_backend *b)
 void sc_quota_reservation_from_forked_session(const store_backend *b)
 {
     fixture f;
-    fx_init(&f, b);
-    fx_open(&f);
-    ftpd_user u = account(&f, "frank", 1000);
-    add(&f, &u);
-    cr_assert_eq(ftpd_store_user_lookup(f.st, "frank", &u), 0);
+    ftpd_user u = opened_with(&f, b, "frank", 1000);
     ftpd_store_quota q;
     cr_assert_eq(ftpd_store_quota_attach(f.st, &u, &q), 0);
     pid_t pid = fork();
@@ -297,7 +286,7 @@ void sc_guard_bans_host_and_name(const store_backend *b)
     f.cfg->ban_after_failures = 3;
     f.cfg->ban_time = 60;
     fx_open(&f);
-    ss_addr a = ip("192.0.2.1"), other = ip("192.0.2.2");
+    ss_addr a = u_ipv4("192.0.2.1"), other = u_ipv4("192.0.2.2");
     unsigned count = 0;
     double left = -1;
     cr_expect_eq(ftpd_store_guard_banned(f.st, &a, NULL, &left), 0);
@@ -314,9 +303,9 @@ void sc_guard_bans_host_and_name(const store_backend *b)
     cr_expect_eq(ftpd_store_guard_banned(f.st, &other, "u1", NULL), 0);
 
     /* The name from five hosts, one failure each: no host reaches 3. */
-    ss_addr h[5] = {ip("198.51.100.1"), ip("198.51.100.2"),
-                    ip("198.51.100.3"), ip("198.51.100.4"),
-                    ip("198.51.100.5")};
+    ss_addr h[5] = {u_ipv4("198.51.100.1"), u_ipv4("198.51.100.2"),
+                    u_ipv4("198.51.100.3"), u_ipv4("198.51.100.4"),
+                    u_ipv4("198.51.100.5")};
     ftpd_store_guard_fail(f.st, &h[0], "grace", &count);
     ftpd_store_guard_fail(f.st, &h[1], "grace", &count);
     cr_expect_eq(ftpd_store_guard_success(f.st, "grace"), 0);
@@ -324,7 +313,7 @@ void sc_guard_bans_host_and_name(const store_backend *b)
     cr_expect_eq(count, 1, "a login restarts the name's count");
     ftpd_store_guard_fail(f.st, &h[3], "grace", &count);
     ftpd_store_guard_fail(f.st, &h[4], "grace", &count);
-    ss_addr fresh = ip("203.0.113.9");
+    ss_addr fresh = u_ipv4("203.0.113.9");
     cr_expect_eq(ftpd_store_guard_banned(f.st, &fresh, "grace", NULL), 1,
                  "a banned name is banned from every host");
     cr_expect_eq(ftpd_store_guard_banned(f.st, &fresh, "hal", NULL), 0);

@@ -4,8 +4,6 @@
  * entry, and exact counts when many threads and forked processes count at
  * once. */
 #include <criterion/criterion.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,21 +13,13 @@
 
 #include "store/connlimit.h"
 #include "store/guard.h"
-
-static ss_addr ip(const char *text)
-{
-    ss_addr a;
-    struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons(1234)};
-    inet_pton(AF_INET, text, &in.sin_addr);
-    ss_addr_set(&a, (struct sockaddr *)&in, sizeof in);
-    return a;
-}
+#include "units.h"
 
 Test(guard, host_banned_after_n_failures_then_forgiven)
 {
     ftpd_guard *g = ftpd_guard_create(64, 3, 0.5);
     cr_assert(g);
-    ss_addr a = ip("192.0.2.1"), b = ip("192.0.2.2");
+    ss_addr a = u_ipv4("192.0.2.1"), b = u_ipv4("192.0.2.2");
     cr_expect_eq(ftpd_guard_fail(g, &a, "u1"), 1);
     cr_expect_eq(ftpd_guard_fail(g, &a, "u2"), 2, "the host counts both names");
     cr_expect_eq(ftpd_guard_banned(g, &a, NULL), 0);
@@ -48,14 +38,15 @@ Test(guard, host_banned_after_n_failures_then_forgiven)
 Test(guard, name_banned_from_every_host_success_resets_it)
 {
     ftpd_guard *g = ftpd_guard_create(64, 3, 60);
-    ss_addr h[3] = {ip("198.51.100.1"), ip("198.51.100.2"), ip("198.51.100.3")};
+    ss_addr h[3] = {u_ipv4("198.51.100.1"), u_ipv4("198.51.100.2"),
+                    u_ipv4("198.51.100.3")};
     ftpd_guard_fail(g, &h[0], "alice");
     ftpd_guard_fail(g, &h[1], "alice");
     ftpd_guard_success(g, "alice");
     cr_expect_eq(ftpd_guard_fail(g, &h[2], "alice"), 1, "reset by a login");
     ftpd_guard_fail(g, &h[0], "alice");
     ftpd_guard_fail(g, &h[1], "alice");
-    ss_addr other = ip("203.0.113.9");
+    ss_addr other = u_ipv4("203.0.113.9");
     cr_expect_gt(ftpd_guard_banned(g, &other, "alice"), 0);
     cr_expect_eq(ftpd_guard_banned(g, &other, "bob"), 0);
     ftpd_guard_success(g, "alice"); /* a ban is not lifted by a login */
@@ -66,7 +57,7 @@ Test(guard, name_banned_from_every_host_success_resets_it)
 Test(guard, full_table_reuses_the_oldest_entry_and_never_grows)
 {
     ftpd_guard *g = ftpd_guard_create(8, 0, 60);
-    ss_addr a = ip("192.0.2.50");
+    ss_addr a = u_ipv4("192.0.2.50");
     char name[32];
     for (int i = 0; i < 1000; i++) {
         snprintf(name, sizeof name, "spray%d", i);
@@ -87,7 +78,7 @@ static ftpd_connlimit *shared_cl;
 static void *hammer(void *arg)
 {
     (void)arg;
-    ss_addr a = ip("192.0.2.77");
+    ss_addr a = u_ipv4("192.0.2.77");
     for (int i = 0; i < EACH; i++) {
         ftpd_guard_fail(shared_g, &a, "victim");
         ftpd_guard_banned(shared_g, &a, "victim");
@@ -117,7 +108,7 @@ Test(guard, counts_are_exact_across_threads_and_processes)
         pthread_join(t[i], NULL);
     int st;
     cr_assert_eq(waitpid(kid, &st, 0), kid);
-    ss_addr a = ip("192.0.2.77");
+    ss_addr a = u_ipv4("192.0.2.77");
     cr_expect_eq(ftpd_guard_fail(shared_g, &a, "victim"),
                  (THREADS + 1) * EACH + 1);
     /* every place was given back */

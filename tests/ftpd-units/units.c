@@ -2,6 +2,7 @@
 #include "units.h"
 
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -75,6 +76,15 @@ ssize_t u_read(const char *path, char *buf, size_t cap)
     ssize_t n = u_read_fd(fd, buf, cap);
     close(fd);
     return n;
+}
+
+ss_addr u_ipv4(const char *text)
+{
+    ss_addr a;
+    struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons(1234)};
+    cr_assert_eq(inet_pton(AF_INET, text, &in.sin_addr), 1, "%s", text);
+    ss_addr_set(&a, (struct sockaddr *)&in, sizeof in);
+    return a;
 }
 
 void u_mkdirs(const char *path)

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <sockserv/address.h>
+
 /* Fresh temp directory for one test (ts_mkdtemp); u_cleanup removes it. */
 char *u_tmpdir(const char *tag, char *buf, size_t cap);
 void u_cleanup(const char *dir);
@@ -18,6 +20,8 @@ void u_write(const char *path, const void *data, size_t len);
 ssize_t u_read(const char *path, char *buf, size_t cap);
 /* Reads an fd from its current offset to EOF (cap-1 bytes max). */
 ssize_t u_read_fd(int fd, char *buf, size_t cap);
+/* An IPv4 client address (port 1234) from its text. */
+ss_addr u_ipv4(const char *text);
 /* mkdir -p */
 void u_mkdirs(const char *path);
 /* Runs argv and captures stdout; asserts exit 0.  Returns out. */
