@@ -29,7 +29,9 @@ void ftpd_connlimit_release(ftpd_connlimit *cl, const ss_addr *client);
 unsigned ftpd_connlimit_active(ftpd_connlimit *cl);
 
 /* Logged-in sessions per user name: max_per_user 0 means no limit.  Set
- * once, before the first session. */
+ * once, before the first session.  The server reaches these through the
+ * store (store.h: the file store keeps a table of its own for them), since
+ * a cluster must count a user's sessions across nodes. */
 void ftpd_connlimit_set_user_limit(ftpd_connlimit *cl, unsigned max_per_user);
 /* Takes a place for user at login: true, or false when the user has
  * max_per_user sessions already. */
