@@ -49,12 +49,20 @@ void ftx_add_user(ftx_server *s, const char *name, const char *pw,
 
 void ftx_start(ftx_server *s, const char *const *extra)
 {
+    ftx_start_wrapped(s, NULL, extra);
+}
+
+void ftx_start_wrapped(ftx_server *s, const char *const *wrap,
+                       const char *const *extra)
+{
     const char *argv[64];
     size_t n = 0;
     bool has_listen = false;
     for (size_t i = 0; extra && extra[i]; i++)
         if (!strcmp(extra[i], "--listen"))
             has_listen = true;
+    for (size_t i = 0; wrap && wrap[i] && n < 8; i++)
+        argv[n++] = wrap[i];
     argv[n++] = ftx_binary();
     if (!has_listen) {
         argv[n++] = "--listen";

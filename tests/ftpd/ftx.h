@@ -33,6 +33,10 @@ void ftx_add_user(ftx_server *s, const char *name, const char *pw,
  * settings (short login delay) plus extra (NULL-terminated, may be NULL).
  * Asserts it printed "listening on". */
 void ftx_start(ftx_server *s, const char *const *extra);
+/* ftx_start with the server run through the command wrap (NULL-terminated,
+ * e.g. {"/usr/bin/setpriv", "--bounding-set", "-dac_override", NULL}). */
+void ftx_start_wrapped(ftx_server *s, const char *const *wrap,
+                       const char *const *extra);
 /* SIGTERM; asserts exit status 0; removes the temp dir when rm. */
 void ftx_stop(ftx_server *s, bool rm);
 /* "<data_dir>/home/<user>/<rel>" in a static slot. */
