@@ -332,18 +332,25 @@ Test(users, a_running_table_sees_changes_without_restart)
     cr_expect_eq(ftpd_users_reference_hash(&t, ref, sizeof ref), 0);
     cr_expect_str_eq(ref, H);
 
-    /* A broken edit keeps the previous table and reports the line. */
+    /* A broken edit stops every login (the table before it included) and
+     * reports the line; so does a file cut to nothing. */
     char buf[4096];
     cr_assert_gt(u_read(file, buf, sizeof buf), 0);
     strcat(buf, "oops\n");
     u_write(file, buf, (size_t)-1);
-    cr_expect_eq(ftpd_users_lookup(&t, "alice", &out), 0);
+    cr_expect_eq(ftpd_users_lookup(&t, "alice", &out), -EIO);
     char last[512];
     ftpd_users_last_error(&t, last, sizeof last);
     cr_expect(strstr(last, ":3: "), "%s", last);
-
     cr_assert_eq(ftpd_users_file_del(file, "oops", err, sizeof err), -EINVAL);
     u_write(file, "", 0);
+    cr_expect_eq(ftpd_users_lookup(&t, "alice", &out), -EIO);
+    ftpd_users_last_error(&t, last, sizeof last);
+    cr_expect(strstr(last, "empty file"), "%s", last);
+    cr_expect_eq(ftpd_users_file_del(file, "alice", err, sizeof err), -EINVAL,
+                 "an empty file is not edited");
+
+    u_write(file, "# no users\n", (size_t)-1);
     cr_expect_eq(ftpd_users_lookup(&t, "alice", &out), -ENOENT, "deleting takes effect");
     ftpd_users_last_error(&t, last, sizeof last);
     cr_expect_str_eq(last, "");

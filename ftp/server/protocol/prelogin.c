@@ -70,14 +70,22 @@ static int check_password(ftpd_session *s, const char *pw, size_t len,
     return 0;
 }
 
-/* The store cannot answer (store.h): this login cannot be decided now. */
+/* The store cannot answer (store.h): this login cannot be decided now.
+ * Not 530, which clients take for a wrong password and which would count
+ * towards a ban, but 421, and the connection closes as 421 says; the log
+ * tells why (the file store: which users file, and what is wrong with it). */
 static int store_down(ftpd_session *s, const char *what, int rc)
 {
+    char why[FTPD_STORE_ERR_MAX];
+    ftpd_store_last_error(s->ctx->store, why, sizeof why);
     s->user_given = false;
-    ftpd_log(&s->ctx->log, "login user=%s client=%s: %s: store unavailable: %s",
-             s->user[0] ? s->user : "-", s->client, what, strerror(-rc));
-    return ftpd_session_reply(s, 421, "Service not available (account "
-                              "store unreachable), try again later.");
+    ftpd_log(&s->ctx->log, "login refused user=%s client=%s reason=%s: "
+             "store unavailable: %s", s->user[0] ? s->user : "-", s->client,
+             what, why[0] ? why : strerror(-rc));
+    s->quit = true;
+    ftpd_session_reply(s, 421, "Service not available (account store "
+                       "unreachable), try again later.");
+    return SS_ECLOSED;
 }
 
 /* True when the client's host or the name is banned; a store that cannot

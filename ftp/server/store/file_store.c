@@ -92,6 +92,16 @@ static int fs_user_lookup(ftpd_store *st, const char *name, ftpd_user *out)
     return ftpd_users_lookup(&fs_of(st)->users, name, out);
 }
 
+/* A users file that cannot be read whole or parsed (users.h) makes the
+ * file store unavailable; its message names the file. */
+static void fs_last_error(ftpd_store *st, char *out, size_t cap)
+{
+    char why[sizeof fs_of(st)->users.last_error];
+    ftpd_users_last_error(&fs_of(st)->users, why, sizeof why);
+    if (why[0])
+        snprintf(out, cap, "users file %s", why);
+}
+
 static int fs_user_reference_hash(ftpd_store *st, char *out, size_t cap)
 {
     return ftpd_users_reference_hash(&fs_of(st)->users, out, cap);
@@ -252,6 +262,7 @@ const ftpd_store_ops ftpd_store_file_ops = {
     .open = fs_open,
     .close = fs_close,
     .reload = fs_reload,
+    .last_error = fs_last_error,
     .user_lookup = fs_user_lookup,
     .user_reference_hash = fs_user_reference_hash,
     .user_add = fs_user_add,

@@ -110,6 +110,14 @@ int ftpd_store_reload(ftpd_store *st, char *err, size_t cap)
     return CALL(st, reload, st, err, cap);
 }
 
+void ftpd_store_last_error(ftpd_store *st, char *out, size_t cap)
+{
+    if (cap)
+        out[0] = '\0';
+    if (st->ops->last_error && cap)
+        st->ops->last_error(st, out, cap);
+}
+
 int ftpd_store_user_lookup(ftpd_store *st, const char *name, ftpd_user *out)
 {
     return CALL(st, user_lookup, st, name, out);

@@ -114,6 +114,9 @@ struct ftpd_store_ops {
     int (*tick)(ftpd_store *st);
     /* SIGHUP: re-read accounts now.  Returns the number of accounts. */
     int (*reload)(ftpd_store *st, char *err, size_t cap);
+    /* Why the store is unavailable now, one line for the log ("" when it
+     * is not, or it cannot tell).  Any thread. */
+    void (*last_error)(ftpd_store *st, char *out, size_t cap);
 
     /* accounts */
     int (*user_lookup)(ftpd_store *st, const char *name, ftpd_user *out);
@@ -181,8 +184,12 @@ int ftpd_store_init_schema(ftpd_store *st, char *err, size_t cap);
  * file store. */
 int ftpd_store_tick(ftpd_store *st);
 /* Re-reads accounts (SIGHUP); returns how many there are, or -errno with
- * the reason in err (the previous accounts stay in use). */
+ * the reason in err (the file store then answers lookups -EIO until its
+ * file is good again: users.h). */
 int ftpd_store_reload(ftpd_store *st, char *err, size_t cap);
+/* Why the last call answered "unavailable", for the log; "" when the
+ * backend cannot tell. */
+void ftpd_store_last_error(ftpd_store *st, char *out, size_t cap);
 
 /* --- accounts ------------------------------------------------------------
  * lookup: copies the account into *out, home made absolute; -ENOENT.

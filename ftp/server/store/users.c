@@ -175,7 +175,8 @@ int ftpd_user_home_resolve(const char *users_path, const char *home,
 /* ---- reading and parsing ---- */
 
 /* Reads path whole into a malloc'd NUL-terminated buffer.  A missing file
- * is an empty buffer with *st zeroed. */
+ * is an empty buffer with *st zeroed.  -EAGAIN when the file changed while
+ * it was read. */
 static int slurp(const char *path, char **buf, size_t *len, struct stat *st)
 {
     *buf = NULL;
@@ -201,12 +202,11 @@ static int slurp(const char *path, char **buf, size_t *len, struct stat *st)
         if (!b) {
             rc = -ENOMEM;
         } else {
+            /* One byte more than fstat said: a file that grew shows. */
             for (;;) {
-                if (n + 1 >= cap) {
-                    /* The file grew while we read it: read what fits. */
+                if (n + 1 > cap)
                     break;
-                }
-                ssize_t r = read(fd, b + n, cap - 1 - n);
+                ssize_t r = read(fd, b + n, cap - n);
                 if (r < 0) {
                     if (errno == EINTR)
                         continue;
@@ -217,6 +217,17 @@ static int slurp(const char *path, char **buf, size_t *len, struct stat *st)
                     break;
                 n += (size_t)r;
             }
+            /* A file that changed while it was read (someone writing it in
+             * place) gives a mix of two versions or a cut one: not a file
+             * to log in from, nor to write back.  Edits never do that;
+             * they rename a whole new file over it. */
+            struct stat after;
+            if (rc == 0 &&
+                (n != (size_t)st->st_size || fstat(fd, &after) < 0 ||
+                 after.st_size != st->st_size ||
+                 after.st_mtim.tv_sec != st->st_mtim.tv_sec ||
+                 after.st_mtim.tv_nsec != st->st_mtim.tv_nsec))
+                rc = -EAGAIN;
             if (rc < 0) {
                 free(b);
             } else {
@@ -228,6 +239,32 @@ static int slurp(const char *path, char **buf, size_t *len, struct stat *st)
     }
     close(fd);
     return rc;
+}
+
+/* The message for a failed read of path ("users: Permission denied"). */
+static void read_error(const char *path, int rc, char *err, size_t cap)
+{
+    if (rc == -EAGAIN)
+        set_err(err, cap, "%s: changed while it was read; try again", path);
+    else if (rc == -EINVAL)
+        set_err(err, cap, "%s: not a regular file", path);
+    else
+        set_err(err, cap, "%s: %s", path, strerror(-rc));
+}
+
+/* An existing file of zero bytes is a cut one: every file this module
+ * writes starts with its header line, so "no users" is never empty, while
+ * a crash in the middle of a careless rewrite leaves exactly that.  Taking
+ * it as "no users" would answer every login "wrong password" (and count
+ * the failures towards bans); `user add` would write a file of one user. */
+static int check_not_cut(const char *path, size_t len, const struct stat *st,
+                         char *err, size_t cap)
+{
+    if (len > 0 || st->st_ino == 0)
+        return 0;
+    set_err(err, cap, "%s: empty file (cut short?); to have no users, leave "
+            "a comment line in it", path);
+    return -EINVAL;
 }
 
 /* Splits one line (no newline) into a user.  Returns 1 for a user, 0 for a
@@ -420,10 +457,12 @@ int ftpd_users_parse_file(const char *path, ftpd_user **out, size_t *count,
     struct stat st;
     int rc = slurp(path, &buf, &len, &st);
     if (rc < 0) {
-        set_err(err, cap, "%s: %s", path, strerror(-rc));
+        read_error(path, rc, err, cap);
         return rc;
     }
-    rc = parse_buffer(path, buf, len, out, count, err, cap);
+    rc = check_not_cut(path, len, &st, err, cap);
+    if (rc == 0)
+        rc = parse_buffer(path, buf, len, out, count, err, cap);
     free(buf);
     return rc;
 }
@@ -432,9 +471,13 @@ int ftpd_users_parse_file(const char *path, ftpd_user **out, size_t *count,
 
 static bool same_file(const ftpd_users *u, const struct stat *st)
 {
+    /* ctime too: chmod changes nothing else, and a file made unreadable
+     * (or readable again) must be noticed. */
     return u->dev == st->st_dev && u->ino == st->st_ino &&
            u->size == st->st_size && u->mtime.tv_sec == st->st_mtim.tv_sec &&
-           u->mtime.tv_nsec == st->st_mtim.tv_nsec;
+           u->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+           u->ctime.tv_sec == st->st_ctim.tv_sec &&
+           u->ctime.tv_nsec == st->st_ctim.tv_nsec;
 }
 
 /* Called with u->lock held. */
@@ -446,6 +489,7 @@ static int reload_locked(ftpd_users *u, bool force, char *err, size_t cap)
             int e = errno;
             set_err(u->last_error, sizeof u->last_error, "%s: %s", u->path, strerror(e));
             set_err(err, cap, "%s", u->last_error);
+            u->broken = true;
             return -e;
         }
         memset(&st, 0, sizeof st);
@@ -460,20 +504,27 @@ static int reload_locked(ftpd_users *u, bool force, char *err, size_t cap)
     size_t n = 0;
     char msg[sizeof u->last_error];
     if (rc < 0)
-        set_err(msg, sizeof msg, "%s: %s", u->path, strerror(-rc));
+        read_error(u->path, rc, msg, sizeof msg);
     else {
-        rc = parse_buffer(u->path, buf, len, &v, &n, msg, sizeof msg);
+        rc = check_not_cut(u->path, len, &st2, msg, sizeof msg);
+        if (rc == 0)
+            rc = parse_buffer(u->path, buf, len, &v, &n, msg, sizeof msg);
         free(buf);
     }
     if (rc < 0) {
         memcpy(u->last_error, msg, sizeof msg);
         set_err(err, cap, "%s", msg);
+        u->broken = true;
         /* Remember the broken file so it is not re-parsed on every lookup;
-         * the next change to it is tried again. */
+         * the next change to it is tried again.  A file that changed while
+         * it was read is read again next time. */
+        if (rc == -EAGAIN)
+            memset(&st2, 0, sizeof st2);
         u->dev = st2.st_dev;
         u->ino = st2.st_ino;
         u->size = st2.st_size;
         u->mtime = st2.st_mtim;
+        u->ctime = st2.st_ctim;
         return rc;
     }
     free(u->users);
@@ -484,7 +535,9 @@ static int reload_locked(ftpd_users *u, bool force, char *err, size_t cap)
     u->ino = st2.st_ino;
     u->size = st2.st_size;
     u->mtime = st2.st_mtim;
+    u->ctime = st2.st_ctim;
     u->last_error[0] = '\0';
+    u->broken = false;
     return 1;
 }
 
@@ -528,9 +581,12 @@ static int copy_out(const ftpd_users *u, const ftpd_user *src, ftpd_user *out)
 int ftpd_users_lookup(ftpd_users *u, const char *name, ftpd_user *out)
 {
     pthread_mutex_lock(&u->lock);
-    (void)reload_locked(u, false, NULL, 0);   /* a broken edit keeps the old table */
-    int rc = -ENOENT;
-    for (size_t i = 0; i < u->count; i++) {
+    (void)reload_locked(u, false, NULL, 0);
+    /* A file that cannot be read whole decides no login, not even from
+     * the table it replaced: it may be what removed a user or changed a
+     * password. */
+    int rc = u->broken ? -EIO : -ENOENT;
+    for (size_t i = 0; i < u->count && !u->broken; i++) {
         if (strcmp(u->users[i].name, name) == 0) {
             rc = copy_out(u, &u->users[i], out);
             break;
@@ -720,9 +776,12 @@ static int edit_file(const char *path, struct edit *e, char *err, size_t cap)
     struct stat st;
     int rc = slurp(path, &buf, &len, &st);
     if (rc < 0) {
-        set_err(err, cap, "%s: %s", path, strerror(-rc));
+        read_error(path, rc, err, cap);
         goto unlock;
     }
+    rc = check_not_cut(path, len, &st, err, cap);
+    if (rc < 0)
+        goto unlock;
     /* A file that does not parse is not edited (its error names the line). */
     ftpd_user *tmp_table;
     size_t tmp_count;

@@ -18,10 +18,14 @@
  * the file and the line ("users:3: quota: bad size 'x'").
  *
  * A running server holds one ftpd_users; every lookup first checks whether
- * the file changed (inode, size, mtime) and re-reads it if so, so edits made
- * by "sockserv-ftpd user ..." take effect without a restart.  When the new
- * file does not parse, the previous table stays in use and the error is
- * reported through ftpd_users_last_error.
+ * the file changed (inode, size, mtime, ctime) and re-reads it if so, so
+ * edits made by "sockserv-ftpd user ..." take effect without a restart.
+ * When the file cannot be read whole (unreadable, changed while read, an
+ * existing file of zero bytes: cut short) or does not parse, lookups fail
+ * with -EIO, whatever the table before it said, until a read succeeds
+ * again; the error is reported through ftpd_users_last_error.  The edits
+ * refuse such a file the same way, so it is never rewritten from a bad
+ * read.
  *
  * Edits (ftpd_users_file_*) run under an exclusive flock on "<file>.lock",
  * re-read the file, write a temp file in the same directory, fsync it,
@@ -79,7 +83,8 @@ typedef struct ftpd_users {
     dev_t dev;            /* identity of the file the table came from */
     ino_t ino;
     off_t size;
-    struct timespec mtime;
+    struct timespec mtime, ctime;
+    bool broken;          /* the last (re)load failed: no logins */
     char last_error[512];
 } ftpd_users;
 
@@ -90,13 +95,14 @@ int ftpd_users_init(ftpd_users *u, const char *path, char *err, size_t cap);
 void ftpd_users_close(ftpd_users *u);
 
 /* Re-reads the file if it changed since the last load (or force).  Returns
- * 1 when a new table was loaded, 0 when unchanged, -errno on error (the old
- * table stays).  SIGHUP handlers of the server call it with force. */
+ * 1 when a new table was loaded, 0 when unchanged, -errno on error (lookups
+ * then fail until a reload succeeds).  SIGHUP handlers of the server call
+ * it with force. */
 int ftpd_users_reload(ftpd_users *u, bool force, char *err, size_t cap);
 
 /* Finds name (after a reload check); copies the entry into *out with home
  * made absolute (relative homes are joined to the users file's directory).
- * 0 or -ENOENT. */
+ * 0, -ENOENT, or -EIO while the file is bad (see above). */
 int ftpd_users_lookup(ftpd_users *u, const char *name, ftpd_user *out);
 
 /* Copies any one user's hash into out (for ftpd_passwd_dummy_verify, so an
