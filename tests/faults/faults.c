@@ -277,12 +277,3 @@ int fl_listen_count(pid_t pid)
     closedir(d);
     return count;
 }
-
-int fl_ftc_open_from(ftc *c, ftx_server *s, const char *src_ip)
-{
-    memset(c, 0, sizeof *c);
-    c->addr = s->addr;
-    c->fd = ts_connect_from(src_ip, &s->addr, 20);
-    cr_assert(c->fd >= 0, "connect from %s: %s", src_ip, strerror(-c->fd));
-    return ftc_reply(c);
-}

@@ -40,10 +40,6 @@ bool fl_port_listening(int port);
  * the kernel's tables), or -1. */
 int fl_listen_count(pid_t pid);
 
-/* ftc_open from the local IPv4 address src_ip ("127.0.0.2"): a client
- * host of its own on loopback.  Returns the banner's code. */
-int fl_ftc_open_from(ftc *c, ftx_server *s, const char *src_ip);
-
 /* Runs argv (argv[0] looked up in PATH when it has no '/') to completion
  * within timeout_s; stdout and stderr together into out (cap bytes).
  * Returns the exit status, or -1 when it did not exit normally. */

@@ -84,8 +84,8 @@ static void *hammer(void *arg)
         ftpd_guard_banned(shared_g, &a, "victim");
         if (ftpd_connlimit_user_acquire(shared_cl, "victim"))
             ftpd_connlimit_user_release(shared_cl, "victim");
-        if (ftpd_connlimit_pasv_acquire(shared_cl))
-            ftpd_connlimit_pasv_release(shared_cl);
+        if (ftpd_connlimit_pasv_acquire(shared_cl, NULL))
+            ftpd_connlimit_pasv_release(shared_cl, NULL);
     }
     return NULL;
 }
@@ -117,9 +117,28 @@ Test(guard, counts_are_exact_across_threads_and_processes)
     cr_expect(ftpd_connlimit_user_acquire(shared_cl, "victim"));
     cr_expect(!ftpd_connlimit_user_acquire(shared_cl, "victim"), "limit 3");
     cr_expect(ftpd_connlimit_user_acquire(shared_cl, "other"));
-    cr_expect(ftpd_connlimit_pasv_acquire(shared_cl));
-    cr_expect(ftpd_connlimit_pasv_acquire(shared_cl));
-    cr_expect(!ftpd_connlimit_pasv_acquire(shared_cl), "limit 2");
+    cr_expect(ftpd_connlimit_pasv_acquire(shared_cl, NULL));
+    cr_expect(ftpd_connlimit_pasv_acquire(shared_cl, NULL));
+    cr_expect(!ftpd_connlimit_pasv_acquire(shared_cl, NULL), "limit 2");
     ftpd_connlimit_destroy(shared_cl);
     ftpd_guard_destroy(shared_g);
+}
+
+Test(guard, one_host_holds_at_most_half_of_the_passive_listeners)
+{
+    ftpd_connlimit *cl = ftpd_connlimit_create(16, 0);
+    ftpd_connlimit_set_pasv_limit(cl, 4);
+    ss_addr a = u_ipv4("192.0.2.1"), b = u_ipv4("192.0.2.2");
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(ftpd_connlimit_acquire(cl, &a), FTPD_CL_OK);
+    cr_assert_eq(ftpd_connlimit_acquire(cl, &b), FTPD_CL_OK);
+    cr_expect(ftpd_connlimit_pasv_acquire(cl, &a));
+    cr_expect(ftpd_connlimit_pasv_acquire(cl, &a));
+    cr_expect(!ftpd_connlimit_pasv_acquire(cl, &a), "a has its half");
+    cr_expect(ftpd_connlimit_pasv_acquire(cl, &b), "b still gets one");
+    ftpd_connlimit_pasv_release(cl, &a);
+    cr_expect(ftpd_connlimit_pasv_acquire(cl, &a), "given back");
+    cr_expect(ftpd_connlimit_pasv_acquire(cl, &b));
+    cr_expect(!ftpd_connlimit_pasv_acquire(cl, &b), "all 4 taken");
+    ftpd_connlimit_destroy(cl);
 }

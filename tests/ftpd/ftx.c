@@ -126,6 +126,15 @@ void ftc_open(ftc *c, ftx_server *s)
     cr_assert_eq(code, 220, "banner: %s", c->reply);
 }
 
+void ftc_open_from(ftc *c, ftx_server *s, const char *src_ip)
+{
+    memset(c, 0, sizeof *c);
+    c->addr = s->addr;
+    c->fd = ts_connect_from(src_ip, &s->addr, 20);
+    cr_assert(c->fd >= 0, "connect from %s: %s", src_ip, strerror(-c->fd));
+    cr_assert_eq(ftc_reply(c), 220, "banner: %s", c->reply);
+}
+
 void ftc_close(ftc *c)
 {
     if (c->fd >= 0)

@@ -53,6 +53,9 @@ typedef struct ftc {
 /* Connects to the server and reads the 220 banner (asserted). */
 void ftc_open(ftc *c, ftx_server *s);
 int ftc_open_addr(ftc *c, const ss_addr *a); /* returns the first code */
+/* ftc_open from the local IPv4 address src_ip ("127.0.0.2"): a client host
+ * of its own on loopback (banner asserted). */
+void ftc_open_from(ftc *c, ftx_server *s, const char *src_ip);
 void ftc_close(ftc *c);
 /* Reads one whole reply (multi-line aware); returns its code or -1. */
 int ftc_reply(ftc *c);

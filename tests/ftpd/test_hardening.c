@@ -371,12 +371,13 @@ Test(hardening, pending_passive_listeners_are_limited)
 {
     const char *extra[] = {"--set", "max_pasv_listeners=2", NULL};
     ftx_start(&srv, extra);
+    /* three client hosts: one host may hold only half of the listeners */
     ftc a, b, c;
-    ftc_open(&a, &srv);
+    ftc_open_from(&a, &srv, "127.0.0.1");
     ftc_login(&a, "alice", "s3cret");
-    ftc_open(&b, &srv);
+    ftc_open_from(&b, &srv, "127.0.0.2");
     ftc_login(&b, "alice", "s3cret");
-    ftc_open(&c, &srv);
+    ftc_open_from(&c, &srv, "127.0.0.3");
     ftc_login(&c, "bob", "bobpw");
     cr_expect_eq(ftc_cmd(&a, "PASV"), 227);
     cr_expect_eq(ftc_cmd(&b, "EPSV"), 229);
@@ -388,6 +389,26 @@ Test(hardening, pending_passive_listeners_are_limited)
     ftc_close(&a);
     ftc_close(&b);
     ftc_close(&c);
+}
+
+Test(hardening, one_host_holds_at_most_half_of_the_passive_listeners)
+{
+    const char *extra[] = {"--set", "max_pasv_listeners=4", NULL};
+    ftx_start(&srv, extra);
+    ftc s[4];
+    for (int i = 0; i < 4; i++) {
+        ftc_open_from(&s[i], &srv, i < 3 ? "127.0.0.1" : "127.0.0.2");
+        ftc_login(&s[i], i % 2 ? "bob" : "alice", i % 2 ? "bobpw" : "s3cret");
+    }
+    cr_expect_eq(ftc_cmd(&s[0], "PASV"), 227);
+    cr_expect_eq(ftc_cmd(&s[1], "EPSV"), 229);
+    cr_expect_eq(ftc_cmd(&s[2], "EPSV"), 425, "the host has its half: %s",
+                 s[2].reply);
+    cr_expect_eq(ftc_cmd(&s[3], "EPSV"), 229, "another host: %s", s[3].reply);
+    cr_expect_eq(ftc_cmd(&s[0], "ABOR"), 225);
+    cr_expect_eq(ftc_cmd(&s[2], "EPSV"), 229, "given back: %s", s[2].reply);
+    for (int i = 0; i < 4; i++)
+        ftc_close(&s[i]);
 }
 
 Test(hardening, port_and_eprt_only_to_the_client_on_high_ports)

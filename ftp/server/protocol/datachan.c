@@ -35,14 +35,17 @@ static void close_listener(ftpd_datachan *dc)
     dc->listen_fd = -1;
     dc->listen_deadline = 0;
     if (dc->pasv_counted && dc->limits)
-        ftpd_connlimit_pasv_release(dc->limits);
+        ftpd_connlimit_pasv_release(dc->limits, &dc->client);
     dc->pasv_counted = false;
 }
 
-void ftpd_datachan_init(ftpd_datachan *dc, ftpd_connlimit *limits)
+void ftpd_datachan_init(ftpd_datachan *dc, ftpd_connlimit *limits,
+                        const ss_addr *client)
 {
     memset(dc, 0, sizeof *dc);
     dc->limits = limits;
+    if (client)
+        dc->client = *client;
     dc->listen_fd = -1;
     dc->fd = -1;
     plain_init(&dc->plain, -1);
@@ -115,7 +118,7 @@ int ftpd_datachan_passive(ftpd_datachan *dc, const ss_addr *local,
                           ss_addr *bound)
 {
     ftpd_datachan_reset(dc);
-    if (dc->limits && !ftpd_connlimit_pasv_acquire(dc->limits))
+    if (dc->limits && !ftpd_connlimit_pasv_acquire(dc->limits, &dc->client))
         return -EBUSY;
     dc->pasv_counted = dc->limits != NULL;
     struct sockaddr_storage ss;

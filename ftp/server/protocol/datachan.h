@@ -39,12 +39,16 @@ typedef struct ftpd_datachan {
     ss_transport *io;   /* the transport in use */
     bool plain_io;      /* io == &plain: sendfile allowed */
     ftpd_connlimit *limits; /* counts pending passive listeners; may be NULL */
+    ss_addr client;     /* the control connection's peer, for the per-host
+                           count (len 0: none) */
     bool pasv_counted;  /* listen_fd holds a place in limits */
 } ftpd_datachan;
 
 /* limits: the shared table that bounds pending passive listeners
- * (borrowed; NULL: no bound). */
-void ftpd_datachan_init(ftpd_datachan *dc, ftpd_connlimit *limits);
+ * (borrowed; NULL: no bound); client: the session's peer, whose host's
+ * share of them is bounded too (copied; NULL: none). */
+void ftpd_datachan_init(ftpd_datachan *dc, ftpd_connlimit *limits,
+                        const ss_addr *client);
 /* Closes the listener, the connection and forgets the target. */
 void ftpd_datachan_reset(ftpd_datachan *dc);
 /* Closes the open connection only (after a transfer). */

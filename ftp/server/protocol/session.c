@@ -420,7 +420,7 @@ static int session_setup(ss_handler *h, ss_error *err)
     s->rate.slot = -1;
     s->hash_algo = FTPD_DIGEST_SHA256;
     s->mlst_facts = 0x1fu; /* FTPD_MLST_DEFAULT */
-    ftpd_datachan_init(&s->dc, s->ctx->limits);
+    ftpd_datachan_init(&s->dc, s->ctx->limits, &h->client_address);
     link_session(s);
     return 0;
 }

@@ -11,6 +11,7 @@
 typedef struct host_slot {
     unsigned char ip[16];
     unsigned count;
+    unsigned pasv; /* its pending passive listeners */
 } host_slot;
 
 /* One user name with logged-in sessions. */
@@ -106,6 +107,7 @@ int ftpd_connlimit_acquire(ftpd_connlimit *cl, const ss_addr *client)
             s = free_slot; /* exists: fewer hosts than live sessions */
             memcpy(s->ip, ip, 16);
             s->count = 0;
+            s->pasv = 0;
         }
         if (cl->max_per_ip && s->count >= cl->max_per_ip)
             rc = FTPD_CL_PER_IP;
@@ -194,20 +196,40 @@ void ftpd_connlimit_set_pasv_limit(ftpd_connlimit *cl, unsigned max_pasv)
     cl->max_pasv = max_pasv;
 }
 
-bool ftpd_connlimit_pasv_acquire(ftpd_connlimit *cl)
+/* The slot of a host with live sessions, or NULL.  Called locked. */
+static host_slot *live_host(ftpd_connlimit *cl, const ss_addr *client)
+{
+    unsigned char ip[16];
+    if (!client || !host_key(client, ip))
+        return NULL;
+    for (unsigned i = 0; i < cl->nslots; i++)
+        if (cl->slots[i].count && !memcmp(cl->slots[i].ip, ip, 16))
+            return &cl->slots[i];
+    return NULL;
+}
+
+bool ftpd_connlimit_pasv_acquire(ftpd_connlimit *cl, const ss_addr *client)
 {
     pthread_mutex_lock(&cl->lock);
-    bool ok = cl->pasv < cl->max_pasv;
-    if (ok)
+    host_slot *h = live_host(cl, client);
+    unsigned per_host = cl->max_pasv > 1 ? cl->max_pasv / 2 : 1;
+    bool ok = cl->pasv < cl->max_pasv && (!h || h->pasv < per_host);
+    if (ok) {
         cl->pasv++;
+        if (h)
+            h->pasv++;
+    }
     pthread_mutex_unlock(&cl->lock);
     return ok;
 }
 
-void ftpd_connlimit_pasv_release(ftpd_connlimit *cl)
+void ftpd_connlimit_pasv_release(ftpd_connlimit *cl, const ss_addr *client)
 {
     pthread_mutex_lock(&cl->lock);
     if (cl->pasv)
         cl->pasv--;
+    host_slot *h = live_host(cl, client);
+    if (h && h->pasv)
+        h->pasv--;
     pthread_mutex_unlock(&cl->lock);
 }

@@ -39,9 +39,13 @@ bool ftpd_connlimit_user_acquire(ftpd_connlimit *cl, const char *user);
 void ftpd_connlimit_user_release(ftpd_connlimit *cl, const char *user);
 
 /* Pending passive listeners (PASV/EPSV not yet used by a transfer), all
- * sessions together. */
+ * sessions together.  One client host (of a session that holds its place
+ * from ftpd_connlimit_acquire) may hold at most half of them, at least
+ * one: a host that opens listeners from many sessions and never connects
+ * leaves the other half to everyone else.  client may be NULL (no
+ * per-host count); release takes the same client as acquire. */
 void ftpd_connlimit_set_pasv_limit(ftpd_connlimit *cl, unsigned max_pasv);
-bool ftpd_connlimit_pasv_acquire(ftpd_connlimit *cl);
-void ftpd_connlimit_pasv_release(ftpd_connlimit *cl);
+bool ftpd_connlimit_pasv_acquire(ftpd_connlimit *cl, const ss_addr *client);
+void ftpd_connlimit_pasv_release(ftpd_connlimit *cl, const ss_addr *client);
 
 #endif
