@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -98,25 +100,50 @@ static enum outcome control_event(xfer *x, short revents)
     return check_control(x);
 }
 
+/* Bytes the kernel still holds to send on fd (unsent and unacknowledged),
+ * or -1 when it cannot tell. */
+static int send_queue(int fd)
+{
+    int n;
+    return ioctl(fd, SIOCOUTQ, &n) == 0 ? n : -1;
+}
+
 /* Waits until the data socket has ev, handling control input meanwhile.
- * XF_OK when the data socket is ready. */
+ * XF_OK when the data socket is ready.
+ *
+ * A reader that takes the bytes slowly still makes progress, but poll
+ * says POLLOUT only once a good part of the send buffer is free again
+ * (a third of it: with the buffer autotuned to megabytes, minutes at
+ * 1 KiB/s), so the bytes leaving the send queue count as progress too:
+ * data_timeout cuts a peer that takes nothing, never a slow one. */
 static enum outcome wait_data(xfer *x, short ev)
 {
     ftpd_session *s = x->s;
-    double deadline = ftpd_now() + s->ctx->cfg.data_timeout;
+    double timeout = s->ctx->cfg.data_timeout;
+    double deadline = ftpd_now() + timeout;
+    int queued = ev == POLLOUT ? send_queue(s->dc.fd) : -1;
     for (;;) {
         if (ftpd_session_pending(s) > 0) {
             enum outcome o = check_control(x);
             if (o != XF_OK)
                 return o;
         }
-        double left = deadline - ftpd_now();
+        double now = ftpd_now();
+        if (queued >= 0) {
+            int q = send_queue(s->dc.fd);
+            if (q >= 0 && q < queued)
+                deadline = now + timeout;
+            queued = q;
+        }
+        double left = deadline - now;
         if (left <= 0)
             return XF_TIMEOUT;
+        /* look at the queue again every second */
+        double wait = queued >= 0 && left > 1.0 ? 1.0 : left;
         struct pollfd p[2] = {
             {.fd = s->dc.fd, .events = ev},
             {.fd = ftpd_session_fd(s), .events = POLLIN | POLLPRI}};
-        int n = poll(p, 2, (int)(left * 1000) + 1);
+        int n = poll(p, 2, (int)(wait * 1000) + 1);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
