@@ -84,6 +84,10 @@ static int64_t remote_size(ftpc_session *s, const char *remote, int *status)
     return end != s->ctrl.reply.last && v >= 0 ? (int64_t)v : -1;
 }
 
+/* How long an upload that lost its data connection waits for the server's
+ * reason on the control connection. */
+#define UPLOAD_REPLY_WAIT_S 5.0
+
 /* The final reply of a transfer: 2xx done, 4xx worth a retry, 5xx not. */
 static int final_reply(ftpc_session *s, const char *what)
 {
@@ -563,6 +567,18 @@ static int put_once(ftpc_session *s, void *arg)
         if (w < 0) {
             ftpc_progress_clear(&bar);
             ftpc_data_close(&d);
+            /* A server that stops taking the upload (552 over quota, 452
+             * disk full) resets the data connection and says why on the
+             * control one: that reply, when it comes soon, is the error
+             * (and decides whether a retry is worth it). */
+            double t = s->ctrl.timeout_s;
+            s->ctrl.timeout_s = t < UPLOAD_REPLY_WAIT_S ? t : UPLOAD_REPLY_WAIT_S;
+            int code = ftpc_ctrl_read(&s->ctrl);
+            s->ctrl.timeout_s = t;
+            if (code >= 400)
+                return ftpc_ctrl_fail(&s->ctrl, code / 100 == 4 ? FTPC_ERR_NET
+                                                                : FTPC_ERR_REMOTE,
+                                      NULL);
             snprintf(s->ctrl.err, sizeof s->ctrl.err,
                      "data connection lost at byte %" PRIu64 ": %s", pos,
                      strerror(-w));

@@ -252,6 +252,7 @@ static void sockserv_ftp_put(ftc *a, const char *local, const char *data)
     cr_expect(fl_wait_log(&srv, &mark, 20, "cmd=STOR", "r3.bin",
                           "result=file: No space left", NULL),
               "the server's log tells: %s", srv.proc.err);
+    cr_expect(strstr(out, "452"), "the client shows the server's 452: %s", out);
     expect_prefix_kept("r3.bin", data, UPLOAD);
     check_while_full(a);
     free_space();
