@@ -246,11 +246,43 @@ static size_t listen_inodes(const char *table, unsigned long *out, size_t cap,
     return n;
 }
 
+static int listen_count_of(pid_t pid, const unsigned long *inodes, size_t n);
+
 int fl_listen_count(pid_t pid)
 {
     static unsigned long inodes[4096];
     size_t n = listen_inodes("/proc/net/tcp", inodes, 4096, 0);
     n = listen_inodes("/proc/net/tcp6", inodes, 4096, n);
+    int count = listen_count_of(pid, inodes, n);
+    if (count < 0)
+        return count;
+    /* forked sessions: the children of every thread of pid */
+    char tasks[64];
+    snprintf(tasks, sizeof tasks, "/proc/%ld/task", (long)pid);
+    DIR *td = opendir(tasks);
+    struct dirent *te;
+    while (td && (te = readdir(td))) {
+        if (te->d_name[0] == '.')
+            continue;
+        char cp[400];
+        snprintf(cp, sizeof cp, "%s/%s/children", tasks, te->d_name);
+        FILE *f = fopen(cp, "r");
+        long kid;
+        while (f && fscanf(f, "%ld", &kid) == 1) {
+            int k = listen_count_of((pid_t)kid, inodes, n);
+            if (k > 0)
+                count += k;
+        }
+        if (f)
+            fclose(f);
+    }
+    if (td)
+        closedir(td);
+    return count;
+}
+
+static int listen_count_of(pid_t pid, const unsigned long *inodes, size_t n)
+{
     char dir[64];
     snprintf(dir, sizeof dir, "/proc/%ld/fd", (long)pid);
     DIR *d = opendir(dir);

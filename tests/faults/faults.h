@@ -36,8 +36,8 @@ void fl_sha256_file(const char *path, char hex[65]);
  * kernel's /proc/net/tcp{,6} shows: a look that connects to nothing. */
 bool fl_port_listening(int port);
 
-/* Listening TCP sockets process pid holds (its descriptors matched with
- * the kernel's tables), or -1. */
+/* Listening TCP sockets process pid and its children (forked sessions)
+ * hold (their descriptors matched with the kernel's tables), or -1. */
 int fl_listen_count(pid_t pid);
 
 /* Runs argv (argv[0] looked up in PATH when it has no '/') to completion

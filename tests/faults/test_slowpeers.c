@@ -31,12 +31,13 @@
 
 static ftx_server srv;
 
-static void setup(void)
+static void setup_mode(const char *mode)
 {
     ftx_init(&srv, "faults-slow");
     ftx_add_user(&srv, "alice", "pw", "1G");
     ftx_add_user(&srv, "bob", "pw", "1G");
-    const char *extra[] = {"--set", "data_timeout=2",
+    const char *extra[] = {"--set", mode,
+                           "--set", "data_timeout=2",
                            "--set", "idle_timeout=5",
                            "--set", "max_pasv_listeners=8",
                            "--set", "max_sessions_per_ip=0",
@@ -44,6 +45,9 @@ static void setup(void)
                            NULL};
     ftx_start(&srv, extra);
 }
+
+static void setup(void) { setup_mode("concurrency=threading"); }
+static void setup_forking(void) { setup_mode("concurrency=forking"); }
 
 static void teardown(void) { ftx_stop(&srv, true); }
 
@@ -341,7 +345,23 @@ Test(slowpeers, hundred_pasv_on_one_session_hold_one_listener_until_data_timeout
     ftc_close(&a);
 }
 
+static void many_pasv_sessions(void);
+
 Test(slowpeers, one_host_with_many_pasv_sessions_leaves_listeners_for_others)
+{
+    many_pasv_sessions();
+}
+
+/* The same across forked session processes: the count is shared. */
+TestSuite(slowpeers_forking, .init = setup_forking, .fini = teardown,
+          .timeout = 150);
+
+Test(slowpeers_forking, one_host_with_many_pasv_sessions_leaves_listeners)
+{
+    many_pasv_sessions();
+}
+
+static void many_pasv_sessions(void)
 {
     int base = fl_listen_count(srv.proc.pid);
     enum { N = 20 };
