@@ -8,6 +8,11 @@ SOCKSERV_TEST_PACKAGES=(libcriterion-dev libedit-dev openssl python3
     python3-pyftpdlib python3-openssl curl lftp netcat-openbsd procps tmux
     haproxy
     scdoc man-db systemd debhelper dpkg-dev fakeroot lintian git logrotate)
+# bench/ftp (not run in CI): the servers it compares with and perf for
+# profiles.  pure-ftpd is measured too when installed, but conflicts with
+# vsftpd as a package, so it is not listed.
+SOCKSERV_BENCH_PACKAGES=(vsftpd python3-pyftpdlib python3-openssl curl strace
+    linux-perf)
 # scripts/fuzz: clang with libFuzzer and its sanitizer runtimes.
 SOCKSERV_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 

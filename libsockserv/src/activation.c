@@ -65,7 +65,7 @@ int ss_listen_fds_init(ss_listen_fds *self, unsigned flags, ss_error *err)
     memset(self, 0, sizeof *self);
     const char *fds = getenv("LISTEN_FDS");
     const char *pid = getenv("LISTEN_PID");
-    unsigned long n, owner;
+    unsigned long n = 0, owner = 0;
     if (!fds)
         return 0;
     /* Meant for another process (a parent that did not unset them). */

@@ -147,5 +147,9 @@ int ftpd_command_dispatch(ftpd_session *s, char *line, size_t len)
     int rc = c->fn(s, arg, arg_len);
     if (rnfr && s->have_rnfr && strcmp(c->name, "RNFR"))
         s->have_rnfr = false;
+    if (!s->have_rnfr && s->rnfr) {
+        free(s->rnfr);
+        s->rnfr = NULL;
+    }
     return rc;
 }

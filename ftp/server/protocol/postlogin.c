@@ -87,7 +87,7 @@ int ftpd_cmd_dele(ftpd_session *s, const char *arg, size_t len)
 int ftpd_cmd_rnfr(ftpd_session *s, const char *arg, size_t len)
 {
     struct stat st;
-    if (len >= sizeof s->rnfr)
+    if (len >= FTPD_VFS_PATH_MAX)
         return ftpd_session_reply(s, 553, "File name not allowed.");
     int rc = ftpd_vfs_stat(&s->vfs, arg, len, &st);
     if (rc == -EACCES || rc == -ELOOP) {
@@ -97,7 +97,12 @@ int ftpd_cmd_rnfr(ftpd_session *s, const char *arg, size_t len)
     }
     if (rc < 0)
         return ftpd_session_reply_errno(s, rc, arg);
-    memcpy(s->rnfr, arg, len + 1);
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return ftpd_session_reply(s, 451, "Out of memory.");
+    memcpy(copy, arg, len + 1);
+    free(s->rnfr);
+    s->rnfr = copy;
     s->have_rnfr = true;
     return ftpd_session_reply(s, 350, "Ready for RNTO.");
 }

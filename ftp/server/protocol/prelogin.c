@@ -4,6 +4,7 @@
  * transfer.c, behind the table's needs-login flag. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -147,6 +148,13 @@ static uint64_t effective_rate(uint64_t user, uint64_t server_default)
     return user ? user : server_default;
 }
 
+/* Wipes the copy of a user's entry (it holds the password hash) and frees it. */
+static void forget_user(ftpd_user *u)
+{
+    explicit_bzero(u, sizeof *u);
+    free(u);
+}
+
 int ftpd_cmd_pass(ftpd_session *s, const char *arg, size_t len)
 {
     ftpd_ctx *ctx = s->ctx;
@@ -158,26 +166,32 @@ int ftpd_cmd_pass(ftpd_session *s, const char *arg, size_t len)
     }
     if (!s->user_given)
         return ftpd_session_reply(s, 503, "Login with USER first.");
-    ftpd_user u;
-    memset(&u, 0, sizeof u);
+    /* On the heap: the entry, and what the login calls below it touch,
+     * would push this thread's stack a page deeper, and a thread's stack
+     * pages stay resident for the whole session (doc/performance.md). */
+    ftpd_user *u = calloc(1, sizeof *u);
+    if (!u) {
+        explicit_bzero((char *)arg, len);
+        return ftpd_session_reply(s, 421, "Service not available, try later.");
+    }
     /* A banned host or name fails whatever the password, after the same
      * work and delay as any failure, so the reply tells nothing more. */
     bool is_banned = banned(s);
-    int ok = check_password(s, arg, len, &u);
+    int ok = check_password(s, arg, len, u);
     /* The password sits in the line buffer; it is not needed any more. */
     explicit_bzero((char *)arg, len);
     if (ok < 0 && !is_banned) {
-        explicit_bzero(&u, sizeof u);
+        forget_user(u);
         return store_down(s, "account", ok);
     }
     if (ok <= 0 || is_banned) {
-        explicit_bzero(&u, sizeof u);
+        forget_user(u);
         return login_failed(s, is_banned ? "banned" : "bad user or password",
                             !is_banned);
     }
     int rc = ftpd_store_slot_acquire(ctx->store, s->user, &s->slot);
     if (rc < 0) {
-        explicit_bzero(&u, sizeof u);
+        forget_user(u);
         if (rc != -EUSERS)
             return store_down(s, "session place", rc);
         s->user_given = false;
@@ -185,35 +199,35 @@ int ftpd_cmd_pass(ftpd_session *s, const char *arg, size_t len)
                  "reason=max_sessions_per_user", s->user, s->client);
         return ftpd_session_reply(s, 530, "Too many sessions for this user.");
     }
-    rc = ftpd_vfs_init(&s->vfs, u.home);
+    rc = ftpd_vfs_init(&s->vfs, u->home);
     if (rc < 0) {
         s->vfs.root_fd = -1;
         ftpd_log(&ctx->log, "login user=%s: home %s unusable: %s", s->user,
-                 u.home, strerror(-rc));
+                 u->home, strerror(-rc));
         ftpd_store_slot_release(ctx->store, &s->slot);
-        explicit_bzero(&u, sizeof u);
+        forget_user(u);
         s->user_given = false;
         return ftpd_session_reply(s, 530, "Login incorrect.");
     }
-    rc = ftpd_store_quota_attach(ctx->store, &u, &s->quota);
+    rc = ftpd_store_quota_attach(ctx->store, u, &s->quota);
     if (rc < 0) {
         ftpd_store_slot_release(ctx->store, &s->slot);
         ftpd_log(&ctx->log, "login user=%s: quota: %s", s->user, strerror(-rc));
         ftpd_vfs_close(&s->vfs);
         s->vfs.root_fd = -1;
-        explicit_bzero(&u, sizeof u);
+        forget_user(u);
         s->user_given = false;
         return ftpd_session_reply(s, 421, "Service not available, try later.");
     }
-    s->quota_limit = u.quota;
+    s->quota_limit = u->quota;
     rc = ftpd_rate_attach(ctx->rate, s->user,
-                          effective_rate(u.rate_up, ctx->cfg.max_upload_rate),
-                          effective_rate(u.rate_down, ctx->cfg.max_download_rate),
+                          effective_rate(u->rate_up, ctx->cfg.max_upload_rate),
+                          effective_rate(u->rate_down, ctx->cfg.max_download_rate),
                           &s->rate);
     if (rc < 0) /* cannot happen with max_sessions slots; log, never block */
         ftpd_log(&ctx->log, "login user=%s: rate limit: %s", s->user,
                  strerror(-rc));
-    explicit_bzero(&u, sizeof u);
+    forget_user(u);
     s->logged_in = true;
     s->failures = 0;
     ftpd_counters_add(ctx->counters, FTPD_C_LOGINS_OK, 1);

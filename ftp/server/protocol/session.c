@@ -320,7 +320,10 @@ static void session_configure(ss_handler *h)
     SS_SUPER(&ftpd_session_class, configure)(h);
     ss_stream_handler *sh = (ss_stream_handler *)h;
     ftpd_ctx *ctx = h->server->data;
-    sh->rbufsize = -1;
+    /* Commands are short: 512 bytes take most in one read, and longer
+     * lines (up to max_line) are read in pieces.  The buffer stays for
+     * the session's life, so its size is paid by every idle session. */
+    sh->rbufsize = 512;
     sh->wbufsize = 0; /* every reply leaves at once */
     /* The socket timeout bounds one blocked recv/send (a client that sends
      * half a line and stalls); the idle timeout between commands is the
@@ -474,8 +477,9 @@ static int session_finish(ss_handler *h, ss_error *err)
     ftpd_store_quota_detach(&s->quota);
     ftpd_rate_detach(&s->rate);
     ftpd_store_slot_release(s->ctx->store, &s->slot);
-    if (s->vfs.root_fd >= 0)
-        ftpd_vfs_close(&s->vfs);
+    ftpd_vfs_close(&s->vfs);
+    free(s->rnfr);
+    s->rnfr = NULL;
     unlink_session(s);
     ftpd_connlimit_release(s->ctx->limits, &h->client_address);
     ftpd_log(&s->ctx->log, "session end client=%s user=%s", s->client,

@@ -100,7 +100,7 @@ struct ftpd_session {
     bool ascii;           /* TYPE A */
     off_t rest;           /* REST offset for the next RETR/STOR */
     bool have_rnfr;
-    char rnfr[FTPD_VFS_PATH_MAX];
+    char *rnfr;           /* allocated by RNFR, freed by the next command */
     bool epsv_all;
     enum ftpd_digest_algo hash_algo; /* OPTS HASH */
     bool have_rang;       /* RANG start end (end inclusive) */

@@ -168,10 +168,11 @@ static int normalize(const ftpd_vfs *vfs, const char *path, size_t len,
         out[1] = '\0';
         olen = 1;
     } else {
-        olen = strlen(vfs->cwd);
+        const char *cwd = ftpd_vfs_pwd(vfs);
+        olen = strlen(cwd);
         if (olen + 1 > cap)
             return -ENAMETOOLONG;
-        memcpy(out, vfs->cwd, olen + 1);
+        memcpy(out, cwd, olen + 1);
     }
     int rc = append_components(out, &olen, cap, path, len);
     if (rc == 0 && olen >= FTPD_VFS_PATH_MAX)
@@ -526,21 +527,22 @@ int ftpd_vfs_init(ftpd_vfs *vfs, const char *home)
     if (!real)
         return -errno;
     size_t rl = strlen(real);
-    if (rl >= sizeof vfs->root_real) {
+    if (rl >= FTPD_VFS_PATH_MAX) {
         free(real);
         return -ENAMETOOLONG;
     }
-    int fd = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    char *cwd = strdup("/");
+    int fd = cwd ? open(real, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
     if (fd < 0) {
-        int e = errno;
+        int e = cwd ? errno : ENOMEM;
+        free(cwd);
         free(real);
         return -e;
     }
-    memcpy(vfs->root_real, real, rl + 1);
+    vfs->root_real = real;
     vfs->root_real_len = rl;
-    free(real);
     vfs->root_fd = fd;
-    strcpy(vfs->cwd, "/");
+    vfs->cwd = cwd;
     return 0;
 }
 
@@ -549,11 +551,16 @@ void ftpd_vfs_close(ftpd_vfs *vfs)
     if (vfs->root_fd >= 0)
         close(vfs->root_fd);
     vfs->root_fd = -1;
+    free(vfs->root_real);
+    vfs->root_real = NULL;
+    vfs->root_real_len = 0;
+    free(vfs->cwd);
+    vfs->cwd = NULL;
 }
 
 const char *ftpd_vfs_pwd(const ftpd_vfs *vfs)
 {
-    return vfs->cwd[0] ? vfs->cwd : "/";
+    return vfs->cwd && vfs->cwd[0] ? vfs->cwd : "/";
 }
 
 int ftpd_vfs_stat(const ftpd_vfs *vfs, const char *path, size_t path_len,
@@ -588,7 +595,11 @@ int ftpd_vfs_chdir(ftpd_vfs *vfs, const char *path, size_t path_len)
         return rc;
     if (!S_ISDIR(st.st_mode))
         return -ENOTDIR;
-    memcpy(vfs->cwd, vpath, strlen(vpath) + 1);
+    char *cwd = strdup(vpath);
+    if (!cwd)
+        return -ENOMEM;
+    free(vfs->cwd);
+    vfs->cwd = cwd;
     return 0;
 }
 

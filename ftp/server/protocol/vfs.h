@@ -50,9 +50,11 @@
 
 typedef struct ftpd_vfs {
     int root_fd;                      /* O_PATH|O_DIRECTORY descriptor of the home */
-    char root_real[FTPD_VFS_PATH_MAX];/* realpath of the home, for absolute symlinks */
+    /* Both allocated to their length: an idle session should not hold
+     * two PATH_MAX buffers (doc/performance.md, memory per session). */
+    char *root_real;                  /* realpath of the home, for absolute symlinks */
     size_t root_real_len;
-    char cwd[FTPD_VFS_PATH_MAX];      /* virtual current directory, "/" based */
+    char *cwd;                        /* virtual current directory, "/" based */
     void *data;                       /* free for the caller */
 } ftpd_vfs;
 
@@ -60,7 +62,8 @@ typedef struct ftpd_vfs {
  * it is trusted, not a client path) and sets the current directory to "/".
  * Returns 0 or -errno; on error nothing is left open. */
 int ftpd_vfs_init(ftpd_vfs *vfs, const char *home);
-/* Closes the home descriptor.  Safe after a failed init or a close. */
+/* Closes the home descriptor and frees the paths.  Safe after a failed
+ * init or a close. */
 void ftpd_vfs_close(ftpd_vfs *vfs);
 
 /* The virtual current directory ("/" or "/a/b", no trailing slash), borrowed
