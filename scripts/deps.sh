@@ -4,9 +4,13 @@
 set -euo pipefail
 
 SOCKSERV_BUILD_PACKAGES=(gcc meson ninja-build pkg-config libuv1-dev libssl-dev)
+# libpq-dev is optional for the build (meson's -Dpostgresql=auto: the
+# database store of sockserv-ftpd); the tests need it and the server
+# (scripts/pgtmp), the quick start needs neither.
 SOCKSERV_TEST_PACKAGES=(libcriterion-dev libedit-dev openssl python3
     python3-pyftpdlib python3-openssl curl lftp netcat-openbsd procps tmux
     haproxy
+    libpq-dev postgresql
     scdoc man-db systemd debhelper dpkg-dev fakeroot lintian git logrotate)
 # bench/ftp (not run in CI): the servers it compares with and perf for
 # profiles.  pure-ftpd is measured too when installed, but conflicts with
