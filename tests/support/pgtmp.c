@@ -25,8 +25,13 @@ static char *script(void)
 int ts_pg_start(ts_pg *pg)
 {
     memset(pg, 0, sizeof *pg);
+    /* One initdb per build tree; each cluster is a copy of it. */
+    char cache[4200];
+    snprintf(cache, sizeof cache, "PGTMP_CACHE=%s",
+             ts_build_path("pgtmp-cache"));
     char *argv[] = {"/bin/bash", script(), "run", NULL};
-    int rc = ts_spawn(&pg->proc, argv, NULL, -1, true);
+    char *env[] = {cache, NULL};
+    int rc = ts_spawn(&pg->proc, argv, env, -1, true);
     if (rc < 0)
         return rc;
     if ((rc = ts_wait_line(&pg->proc, "dir ", pg->dir, sizeof pg->dir, 120)) < 0 ||
