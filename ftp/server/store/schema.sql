@@ -1,0 +1,198 @@
+-- The PostgreSQL schema of sockserv-ftpd's database store (doc/ftpd.md,
+-- "Shared state in PostgreSQL").  `sockserv-ftpd db init` applies it; the
+-- program embeds this file at build time.
+--
+-- Each "-- version N" section is one migration step, applied in order, each
+-- in its own transaction together with the update of schema_version, so a
+-- database at version K gets steps K+1.. and nothing else.  A released step
+-- is never edited: a change of schema is a new section at the end.
+--
+-- Conventions: byte counts are bigint; NULL quota means unlimited; rates
+-- are bytes/s, 0 the server's default and -1 unlimited (the users file's
+-- "unlimited"); times are the database's clock (now()), so nodes need no
+-- synchronised clocks.  Rows a node owns carry its id (config node_id).
+
+-- version 1
+CREATE TABLE ftpd_users (
+    name      text PRIMARY KEY
+              CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$'),
+    hash      text NOT NULL,
+    home      text NOT NULL CHECK (home <> ''),
+    quota     bigint CHECK (quota >= 0),
+    rate_up   bigint NOT NULL DEFAULT 0 CHECK (rate_up >= -1),
+    rate_down bigint NOT NULL DEFAULT 0 CHECK (rate_down >= -1),
+    created   timestamptz NOT NULL DEFAULT now()
+);
+
+-- Bytes a user has on disk as the nodes accounted them (settled writes
+-- minus deletions).  Space granted to writes in progress is in
+-- ftpd_reservations; a grant locks this row (FOR UPDATE), so the nodes
+-- decide one after another.
+CREATE TABLE ftpd_usage (
+    name  text PRIMARY KEY REFERENCES ftpd_users ON DELETE CASCADE,
+    used  bigint NOT NULL DEFAULT 0 CHECK (used >= 0)
+);
+
+CREATE TABLE ftpd_nodes (
+    id        text PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),
+    started   timestamptz NOT NULL DEFAULT now(),
+    heartbeat timestamptz NOT NULL DEFAULT now()
+);
+
+-- Space granted to one session's write and not yet settled.  A node's
+-- rows go when its heartbeat is older than the timeout.
+CREATE TABLE ftpd_reservations (
+    node    text NOT NULL,
+    session text NOT NULL,
+    name    text NOT NULL REFERENCES ftpd_users ON DELETE CASCADE,
+    bytes   bigint NOT NULL CHECK (bytes >= 0),
+    PRIMARY KEY (node, session)
+);
+CREATE INDEX ftpd_reservations_name ON ftpd_reservations (name);
+
+-- Logged-in sessions: max_sessions_per_user counts these rows.
+CREATE TABLE ftpd_sessions (
+    node    text NOT NULL,
+    session text NOT NULL,
+    name    text NOT NULL,
+    client  text NOT NULL DEFAULT '',
+    started timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (node, session)
+);
+CREATE INDEX ftpd_sessions_name ON ftpd_sessions (name);
+
+-- Failed logins per client host (kind 'h') and per user name (kind 'u'):
+-- count since first; banned_until set when the count reaches the limit.
+CREATE TABLE ftpd_failures (
+    kind         char(1) NOT NULL CHECK (kind IN ('h', 'u')),
+    key          text NOT NULL,
+    count        integer NOT NULL DEFAULT 0,
+    first        timestamptz NOT NULL DEFAULT now(),
+    banned_until timestamptz,
+    PRIMARY KEY (kind, key)
+);
+
+-- Grants up to want bytes to (node, session) for user n: what is left
+-- under the quota after the settled usage and every reservation.  The
+-- usage row is locked first, so concurrent grants of one user serialise
+-- and their sum never passes the quota.  Returns the grant (0 when nothing
+-- is left), or NULL when the user does not exist.
+CREATE FUNCTION ftpd_reserve(n text, nd text, sess text, want bigint)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    u bigint;
+    q bigint;
+    r bigint;
+    g bigint;
+BEGIN
+    INSERT INTO ftpd_usage (name) SELECT n
+        WHERE EXISTS (SELECT 1 FROM ftpd_users WHERE name = n)
+        ON CONFLICT DO NOTHING;
+    SELECT used INTO u FROM ftpd_usage WHERE name = n FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    SELECT quota INTO q FROM ftpd_users WHERE name = n;
+    SELECT coalesce(sum(bytes), 0) INTO r FROM ftpd_reservations
+        WHERE name = n;
+    IF q IS NULL THEN
+        g := want;
+    ELSE
+        g := greatest(0, least(want, q - u - r));
+    END IF;
+    IF g > 0 THEN
+        INSERT INTO ftpd_reservations (node, session, name, bytes)
+            VALUES (nd, sess, n, g)
+            ON CONFLICT (node, session)
+            DO UPDATE SET bytes = ftpd_reservations.bytes + excluded.bytes;
+    END IF;
+    RETURN g;
+END $$;
+
+-- Ends a grant of reserved bytes of which written were written: the
+-- reservation shrinks by reserved, the usage grows by written.
+CREATE FUNCTION ftpd_settle(n text, nd text, sess text, reserved bigint,
+                            written bigint)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO ftpd_usage (name) SELECT n
+        WHERE EXISTS (SELECT 1 FROM ftpd_users WHERE name = n)
+        ON CONFLICT DO NOTHING;
+    UPDATE ftpd_usage SET used = used + written WHERE name = n;
+    UPDATE ftpd_reservations SET bytes = greatest(0, bytes - reserved)
+        WHERE node = nd AND session = sess;
+    DELETE FROM ftpd_reservations
+        WHERE node = nd AND session = sess AND bytes = 0;
+END $$;
+
+-- Removes what belongs to nodes whose heartbeat is older than timeout:
+-- their sessions, reservations and node rows, and rows of nodes that have
+-- no row any more.  Any node may call it; live nodes' rows stay.  Returns
+-- the number of nodes released.
+CREATE FUNCTION ftpd_release_stale(timeout interval)
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    k integer;
+BEGIN
+    DELETE FROM ftpd_nodes WHERE heartbeat < now() - timeout;
+    GET DIAGNOSTICS k = ROW_COUNT;
+    DELETE FROM ftpd_sessions s
+        WHERE NOT EXISTS (SELECT 1 FROM ftpd_nodes WHERE id = s.node);
+    DELETE FROM ftpd_reservations r
+        WHERE NOT EXISTS (SELECT 1 FROM ftpd_nodes WHERE id = r.node);
+    RETURN k;
+END $$;
+
+-- A node (re)starting under id nd: its row is fresh and whatever a
+-- previous process under the same id left behind is released.
+CREATE FUNCTION ftpd_node_start(nd text)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO ftpd_nodes (id) VALUES (nd)
+        ON CONFLICT (id) DO UPDATE SET started = now(), heartbeat = now();
+    DELETE FROM ftpd_sessions WHERE node = nd;
+    DELETE FROM ftpd_reservations WHERE node = nd;
+END $$;
+
+-- Takes a logged-in session slot for user n unless it has max (0: no
+-- limit) already, on every node together.  The per-name advisory lock
+-- makes count-then-insert one step.  Returns true when taken.
+CREATE FUNCTION ftpd_session_acquire(nd text, sess text, n text, cl text,
+                                     max integer)
+RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('ftpd_sessions'), hashtext(n));
+    IF max > 0 AND (SELECT count(*) FROM ftpd_sessions WHERE name = n) >= max
+    THEN
+        RETURN false;
+    END IF;
+    INSERT INTO ftpd_sessions (node, session, name, client)
+        VALUES (nd, sess, n, cl)
+        ON CONFLICT (node, session) DO UPDATE SET name = excluded.name;
+    RETURN true;
+END $$;
+
+-- Counts one failed login against a host (kind 'h') or a name ('u'):
+-- failures older than ban_time are forgotten first; at ban_after (0:
+-- never) the key is banned for ban_time.  Returns the count.
+CREATE FUNCTION ftpd_fail(k char(1), ky text, ban_after integer,
+                          ban_time interval)
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    c integer;
+BEGIN
+    INSERT INTO ftpd_failures AS f (kind, key, count) VALUES (k, ky, 1)
+        ON CONFLICT (kind, key) DO UPDATE SET
+            count = CASE WHEN f.first < now() - ban_time
+                         AND (f.banned_until IS NULL OR f.banned_until < now())
+                         THEN 1 ELSE f.count + 1 END,
+            first = CASE WHEN f.first < now() - ban_time
+                         AND (f.banned_until IS NULL OR f.banned_until < now())
+                         THEN now() ELSE f.first END
+        RETURNING count INTO c;
+    IF ban_after > 0 AND c >= ban_after THEN
+        UPDATE ftpd_failures SET banned_until = now() + ban_time
+            WHERE kind = k AND key = ky;
+    END IF;
+    RETURN c;
+END $$;
