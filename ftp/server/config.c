@@ -36,6 +36,9 @@ void ftpd_config_defaults(ftpd_config *c)
     c->ban_time = 600;
     c->login_fail_delay_max = 30;
     ss_proxy_config_init(&c->proxy);
+    c->database_pool_size = 4;
+    c->database_timeout = 5;
+    c->node_timeout = 30;
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -212,6 +215,20 @@ int ftpd_config_set(ftpd_config *c, const char *key, const char *v,
                         "database_url must be a URL (postgresql://...)");
         if (copy(c->database_url, sizeof c->database_url, v) < 0)
             return fail(err, cap, where, "database_url too long");
+    } else if (!strcmp(key, "database_pool_size")) {
+        if (parse_uint(v, 64, &n) < 0 || n == 0)
+            return fail(err, cap, where, "database_pool_size must be 1..64");
+        c->database_pool_size = (unsigned)n;
+    } else if (!strcmp(key, "database_timeout")) {
+        if (parse_seconds(v, &c->database_timeout) < 0 ||
+            !(c->database_timeout >= 0.1 && c->database_timeout <= 600))
+            return fail(err, cap, where,
+                        "database_timeout must be seconds in 0.1..600");
+    } else if (!strcmp(key, "node_timeout")) {
+        if (parse_seconds(v, &c->node_timeout) < 0 ||
+            !(c->node_timeout >= 1 && c->node_timeout <= 86400))
+            return fail(err, cap, where,
+                        "node_timeout must be seconds in 1..86400");
     } else if (!strcmp(key, "node_id")) {
         for (const char *p = v; *p; p++)
             if ((unsigned char)*p <= ' ' || *p == 0x7f)

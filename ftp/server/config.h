@@ -85,6 +85,12 @@ typedef struct ftpd_config {
      * postgresql://... = a database shared by the nodes of a cluster */
     char database_url[1024];
     char node_id[128];               /* "" = <hostname>:<pid> */
+    /* the database store: connections per process, the bound on each
+     * connect and statement, and how long a silent node keeps its
+     * sessions and reservations */
+    unsigned database_pool_size;
+    double database_timeout;         /* s */
+    double node_timeout;             /* s */
 } ftpd_config;
 
 /* Fills *c with the defaults (127.0.0.1:2121 is added by

@@ -346,6 +346,13 @@ int ftpd_pgpool_query(ftpd_pgpool *p, PGconn *c, const char *sql,
                 rc = -ENOTCONN;
             } else if (state && !strcmp(state, "57014")) {
                 rc = -ETIMEDOUT; /* statement_timeout */
+            } else if (state && !strcmp(state, "23505")) {
+                rc = -EEXIST; /* unique_violation */
+            } else if (state && !strcmp(state, "23503")) {
+                rc = -ENOENT; /* foreign_key_violation */
+            } else if (state && (!strcmp(state, "23514") ||
+                                 !strncmp(state, "22", 2))) {
+                rc = -EINVAL; /* check_violation, data exceptions */
             } else {
                 rc = -EIO;
             }

@@ -16,8 +16,9 @@
  *
  * Errors: -ENOTCONN (cannot reach the database: down, refused, auth),
  * -ETIMEDOUT (no answer within the timeout, or no free connection within
- * it), -EIO (the database refused the statement: message in err),
- * -ENOMEM.  Every function taking err/cap writes a one-line message there.
+ * it), -EEXIST (a unique key is taken), -ENOENT (a foreign key points
+ * nowhere), -EINVAL (a CHECK or a value the database refused), -EIO (any
+ * other refusal of the statement), -ENOMEM; the database's message in err.  Every function taking err/cap writes a one-line message there.
  *
  * Thread-safety: any thread.  Across fork: a child process must not use
  * the parent's connections (they share one socket); the pool notices the

@@ -72,57 +72,61 @@ CREATE TABLE ftpd_failures (
     PRIMARY KEY (kind, key)
 );
 
--- Grants up to want bytes to (node, session) for user n: what is left
--- under the quota after the settled usage and every reservation.  The
--- usage row is locked first, so concurrent grants of one user serialise
--- and their sum never passes the quota.  Returns the grant (0 when nothing
--- is left), or NULL when the user does not exist.
-CREATE FUNCTION ftpd_reserve(n text, nd text, sess text, want bigint)
-RETURNS bigint LANGUAGE plpgsql AS $$
+-- One step of a session's quota accounting, for user n and the
+-- reservation (nd, sess), in one round trip:
+--   settled  bytes written: leave the reservation, join the usage;
+--   release  bytes granted and not written: leave the reservation;
+--   back     bytes freed on disk (DELE, overwrite, RMD): leave the usage
+--            (never below 0);
+--   want     bytes to grant: at most what is left under the quota after the
+--            usage and every reservation of every node.
+-- The usage row is locked first (FOR UPDATE), so concurrent steps of one
+-- user, from any node, run one after another and the grants never pass
+-- the quota together.  Returns the grant and the user's total (usage plus
+-- every reservation) and quota (NULL: unlimited) afterwards; no row when
+-- the user does not exist.
+CREATE FUNCTION ftpd_account(n text, nd text, sess text, settled bigint,
+                             release bigint, back bigint, want bigint,
+                             OUT granted bigint, OUT total bigint,
+                             OUT quota bigint)
+RETURNS SETOF record LANGUAGE plpgsql AS $$
 DECLARE
     u bigint;
-    q bigint;
     r bigint;
-    g bigint;
 BEGIN
     INSERT INTO ftpd_usage (name) SELECT n
         WHERE EXISTS (SELECT 1 FROM ftpd_users WHERE name = n)
         ON CONFLICT DO NOTHING;
     SELECT used INTO u FROM ftpd_usage WHERE name = n FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN NULL;
+        RETURN;
     END IF;
-    SELECT quota INTO q FROM ftpd_users WHERE name = n;
+    SELECT ftpd_users.quota INTO quota FROM ftpd_users WHERE name = n;
+    u := greatest(0, u + settled - back);
+    UPDATE ftpd_usage SET used = u WHERE name = n;
+    IF settled + release > 0 THEN
+        UPDATE ftpd_reservations
+            SET bytes = greatest(0, bytes - settled - release)
+            WHERE node = nd AND session = sess;
+    END IF;
     SELECT coalesce(sum(bytes), 0) INTO r FROM ftpd_reservations
         WHERE name = n;
-    IF q IS NULL THEN
-        g := want;
+    IF quota IS NULL THEN
+        granted := want;
     ELSE
-        g := greatest(0, least(want, q - u - r));
+        granted := greatest(0, least(want, quota - u - r));
     END IF;
-    IF g > 0 THEN
+    IF granted > 0 THEN
         INSERT INTO ftpd_reservations (node, session, name, bytes)
-            VALUES (nd, sess, n, g)
+            VALUES (nd, sess, n, granted)
             ON CONFLICT (node, session)
             DO UPDATE SET bytes = ftpd_reservations.bytes + excluded.bytes;
+    ELSE
+        DELETE FROM ftpd_reservations
+            WHERE node = nd AND session = sess AND bytes = 0;
     END IF;
-    RETURN g;
-END $$;
-
--- Ends a grant of reserved bytes of which written were written: the
--- reservation shrinks by reserved, the usage grows by written.
-CREATE FUNCTION ftpd_settle(n text, nd text, sess text, reserved bigint,
-                            written bigint)
-RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO ftpd_usage (name) SELECT n
-        WHERE EXISTS (SELECT 1 FROM ftpd_users WHERE name = n)
-        ON CONFLICT DO NOTHING;
-    UPDATE ftpd_usage SET used = used + written WHERE name = n;
-    UPDATE ftpd_reservations SET bytes = greatest(0, bytes - reserved)
-        WHERE node = nd AND session = sess;
-    DELETE FROM ftpd_reservations
-        WHERE node = nd AND session = sess AND bytes = 0;
+    total := u + r + granted;
+    RETURN NEXT;
 END $$;
 
 -- Removes what belongs to nodes whose heartbeat is older than timeout:
