@@ -50,6 +50,7 @@
 #include "config.h"
 #include "metrics.h"
 #include "protocol/session.h"
+#include "dbcli.h"
 #include "protocol/xferlog.h"
 #include "store/connlimit.h"
 #include "store/passwd.h"
@@ -168,6 +169,7 @@ static void usage(FILE *f)
             "       " PROG " [...] user mod NAME [--quota SIZE] [--upload-rate RATE]\n"
             "                [--download-rate RATE]\n"
             "       " PROG " [...] user passwd NAME | user del NAME | user list\n"
+            "       " PROG " --config FILE db init   (database_url's schema)\n"
             "options:\n"
             "  --config FILE        read key = value settings (doc/ftpd.md)\n"
             "  --listen ADDR        HOST:PORT, [V6]:PORT or unix:PATH; repeatable\n"
@@ -192,15 +194,16 @@ static int flag_error(const char *fmt, const char *a, const char *b)
     return 2;
 }
 
-/* Parses the options before an optional "user" subcommand.  Returns -1 to
- * go on, else an exit status.  *sub gets the index of "user" or 0. */
+/* Parses the options before an optional "user" or "db" subcommand.
+ * Returns -1 to go on, else an exit status.  *sub gets the index of the
+ * subcommand or 0. */
 static int parse_args(int argc, char **argv, ftpd_config *c, int *sub)
 {
     char err[FTPD_CONFIG_ERR_MAX];
     *sub = 0;
     /* The config file first, so that flags override it. */
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "user"))
+        if (!strcmp(argv[i], "user") || !strcmp(argv[i], "db"))
             break;
         if (!strcmp(argv[i], "--config")) {
             if (i + 1 >= argc)
@@ -217,7 +220,7 @@ static int parse_args(int argc, char **argv, ftpd_config *c, int *sub)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         const char *key = NULL;
-        if (!strcmp(a, "user")) {
+        if (!strcmp(a, "user") || !strcmp(a, "db")) {
             *sub = i;
             break;
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -728,6 +731,8 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, c, &sub);
     if (rc >= 0)
         return rc;
+    if (sub && !strcmp(argv[sub], "db"))
+        return ftpd_dbcli_main(argc - sub, argv + sub, c);
     if (sub) {
         /* `user add` on a new machine: the data dir (where the users file
          * and its lock live) may not exist yet, as on the first run. */

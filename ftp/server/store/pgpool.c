@@ -145,7 +145,8 @@ static PGconn *connect_one(ftpd_pgpool *p, double deadline, int *rc, char *err,
     snprintf(tcp_to, sizeof tcp_to, "%d", ms + 2000);
     snprintf(opts, sizeof opts,
              "-c statement_timeout=%d -c lock_timeout=%d "
-             "-c idle_in_transaction_session_timeout=%d",
+             "-c idle_in_transaction_session_timeout=%d "
+             "-c client_min_messages=warning",
              ms, ms, ms * 4);
     /* expand_dbname: the url's own settings first, these after it. */
     const char *kw[] = {"dbname", "connect_timeout", "options",
