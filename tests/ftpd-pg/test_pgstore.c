@@ -303,3 +303,37 @@ Test(pgstore, accounts_keep_the_users_file_conventions)
     ftpd_store_close(st);
     ts_pg_stop(&pg);
 }
+
+Test(pgstore, a_node_restarted_under_its_id_releases_what_it_held_before)
+{
+    setup_db();
+    ftpd_store *st = open_node("keeper");
+    ftpd_user u = add_user(st, "eve", 10 * 1024 * 1024);
+    pid_t kid = fork();
+    if (kid == 0) { /* the node's previous life, killed mid-session */
+        ftpd_store *old = open_node("same");
+        ftpd_store_slot slot = {0};
+        ftpd_store_quota q;
+        uint64_t got = 0;
+        int ok = ftpd_store_tick(old) == 0 &&
+                 ftpd_store_slot_acquire(old, "eve", &slot) == 0 &&
+                 ftpd_store_quota_attach(old, &u, &q) == 0 &&
+                 ftpd_store_quota_reserve(&q, 1000, &got) == 0;
+        _exit(ok ? 0 : 1);
+    }
+    int status;
+    cr_assert_eq(waitpid(kid, &status, 0), kid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ftpd_store *again = open_node("same");
+    cr_assert_eq(ftpd_store_tick(again), 0);
+    ftpd_store_slot slot = {0};
+    cr_expect_eq(ftpd_store_slot_acquire(again, "eve", &slot), 0,
+                 "released at the first heartbeat, not after the timeout");
+    uint64_t used;
+    cr_assert_eq(ftpd_store_user_usage(again, &u, &used), 0);
+    cr_expect_eq(used, 0);
+    ftpd_store_slot_release(again, &slot);
+    ftpd_store_close(again);
+    ftpd_store_close(st);
+    ts_pg_stop(&pg);
+}

@@ -221,9 +221,10 @@ static void flush_pending(pg_store *ps)
     }
 }
 
-/* Rows of this node's session processes that died without ending their
- * sessions (forking mode; killed, or the database was away then): their
- * session ids start with the dead pid. */
+/* Rows of this node's processes that died without ending their sessions
+ * (a forked session process killed, a node restarted under the same
+ * node_id, or the database away at the end): their session ids start with
+ * the dead pid. */
 static void sweep_dead_pids(pg_store *ps)
 {
     const char *p[] = {ps->node};

@@ -147,15 +147,15 @@ BEGIN
     RETURN k;
 END $$;
 
--- A node (re)starting under id nd: its row is fresh and whatever a
--- previous process under the same id left behind is released.
+-- A node starting under id nd: its row is fresh.  What an earlier
+-- process under the same id left behind is the node's own sweep's to
+-- release (it knows which of its session processes are gone; during an
+-- upgrade in place the old process still serves its sessions).
 CREATE FUNCTION ftpd_node_start(nd text)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO ftpd_nodes (id) VALUES (nd)
         ON CONFLICT (id) DO UPDATE SET started = now(), heartbeat = now();
-    DELETE FROM ftpd_sessions WHERE node = nd;
-    DELETE FROM ftpd_reservations WHERE node = nd;
 END $$;
 
 -- Takes a logged-in session slot for user n unless it has max (0: no
