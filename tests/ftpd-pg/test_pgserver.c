@@ -163,3 +163,50 @@ Test(pgserver, database_down_new_logins_421_running_session_goes_on)
     cr_expect_eq(ftc_cmd(&run, "QUIT"), 221);
     ftc_close(&run);
 }
+
+/* Forked sessions (each its own connections, made after the fork): the
+ * quota is exact on a byte, uploads are counted in the database when the
+ * session ends, and DELE gives the space back. */
+Test(pgserver, forking_sessions_keep_the_quota_exact_in_the_database)
+{
+    char out[4096];
+    cr_assert_eq(ftpd_run(out, sizeof out, NULL, "db", "init", NULL, NULL,
+                          NULL, NULL, NULL), 0);
+    char home[700];
+    snprintf(home, sizeof home, "%s/home/cat", srv.data_dir);
+    cr_assert_eq(ftpd_run(out, sizeof out, "pw-cat\n", "user", "add", "cat",
+                          "--home", home, "--quota", "1000000"), 0);
+    const char *extra[] = {"--set", url_set, "--forking", NULL};
+    ftx_start(&srv, extra);
+    enum { QUOTA = 1000000 };
+    char *buf = malloc(QUOTA + 1);
+    ftx_fill(buf, QUOTA + 1, 5);
+    ftc c;
+    ftc_open(&c, &srv);
+    ftc_login(&c, "cat", "pw-cat");
+    cr_expect_eq(ftc_put(&c, "STOR a", buf, 600000), 226, "%s", c.reply);
+    cr_expect_eq(ftc_put(&c, "STOR b", buf, QUOTA - 600000 + 1), 552,
+                 "one byte over: %s", c.reply);
+    cr_expect_eq(ftc_cmd(&c, "DELE b"), 250);
+    cr_expect_eq(ftc_put(&c, "STOR b", buf, QUOTA - 600000), 226,
+                 "the exact rest fits: %s", c.reply);
+    cr_expect_eq(ftc_cmd(&c, "QUIT"), 221);
+    ftc_close(&c);
+    free(buf);
+    /* The session process reported before it ended. */
+    char rows[256] = "";
+    double t0 = ts_now();
+    while (ts_now() - t0 < 30) {
+        cr_assert_eq(ts_pg_sql(&pg, "SELECT used FROM ftpd_usage WHERE "
+                                    "name = 'cat'",
+                               rows, sizeof rows), 0);
+        if (!strcmp(rows, "1000000\n"))
+            break;
+        struct timespec ts = {0, 200 * 1000 * 1000}; /* a poll interval */
+        nanosleep(&ts, NULL);
+    }
+    cr_expect_str_eq(rows, "1000000\n");
+    cr_assert_eq(ts_pg_sql(&pg, "SELECT count(*) FROM ftpd_reservations",
+                           rows, sizeof rows), 0);
+    cr_expect_str_eq(rows, "0\n", "nothing left reserved");
+}
