@@ -48,9 +48,9 @@
 #include <sockserv/sockserv.h>
 
 #include "config.h"
+#include "dbcli.h"
 #include "metrics.h"
 #include "protocol/session.h"
-#include "dbcli.h"
 #include "protocol/xferlog.h"
 #include "store/connlimit.h"
 #include "store/passwd.h"
