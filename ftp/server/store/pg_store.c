@@ -96,6 +96,19 @@ static int exec(pg_store *ps, const char *sql, int n, const char *const *p,
     return unavail(ftpd_pgpool_exec(&ps->pool, sql, n, p, out, err, cap));
 }
 
+/* One statement whose answer is one integer (a count, a sum). */
+static int exec_int(pg_store *ps, const char *sql, int n, const char *const *p,
+                    long long *v, char *err, size_t cap)
+{
+    PGresult *r;
+    int rc = exec(ps, sql, n, p, &r, err, cap);
+    if (rc < 0)
+        return rc;
+    *v = PQntuples(r) == 1 ? atoll(PQgetvalue(r, 0, 0)) : 0;
+    PQclear(r);
+    return 0;
+}
+
 static void session_id(pg_store *ps, char *out, size_t cap)
 {
     long long n = atomic_fetch_add(&ps->next_id, 1);
@@ -308,14 +321,10 @@ static int pg_tick(ftpd_store *st)
 /* Accounts live in the database; nothing to re-read. */
 static int pg_reload(ftpd_store *st, char *err, size_t cap)
 {
-    PGresult *r;
-    int rc = exec(pg_of(st), "SELECT count(*) FROM ftpd_users", 0, NULL, &r,
-                  err, cap);
-    if (rc < 0)
-        return rc;
-    rc = atoi(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return rc;
+    long long n;
+    int rc = exec_int(pg_of(st), "SELECT count(*) FROM ftpd_users", 0, NULL,
+                      &n, err, cap);
+    return rc < 0 ? rc : (int)n;
 }
 
 /* --- accounts ----------------------------------------------------------- */
@@ -481,18 +490,16 @@ static int pg_user_list(ftpd_store *st, ftpd_user **out, size_t *count,
 
 static int pg_user_usage(ftpd_store *st, const ftpd_user *u, uint64_t *used)
 {
-    PGresult *r;
     const char *p[] = {u->name};
-    int rc = exec(pg_of(st),
-                  "SELECT coalesce((SELECT used FROM ftpd_usage WHERE name = "
-                  "$1), 0) + coalesce((SELECT sum(bytes) FROM "
-                  "ftpd_reservations WHERE name = $1), 0)",
-                  1, p, &r, NULL, 0);
-    if (rc < 0)
-        return rc;
-    *used = (uint64_t)atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return 0;
+    long long v;
+    int rc = exec_int(pg_of(st),
+                      "SELECT coalesce((SELECT used FROM ftpd_usage WHERE "
+                      "name = $1), 0) + coalesce((SELECT sum(bytes) FROM "
+                      "ftpd_reservations WHERE name = $1), 0)",
+                      1, p, &v, NULL, 0);
+    if (rc == 0)
+        *used = (uint64_t)v;
+    return rc;
 }
 
 /* --- quota -------------------------------------------------------------- */
@@ -676,17 +683,15 @@ static int pg_guard_fail(ftpd_store *st, const ss_addr *client,
     snprintf(after, sizeof after, "%u", ps->ban_after);
     snprintf(bt, sizeof bt, "%.3f seconds", ps->ban_time);
     const char *p[] = {host, user ? user : "", after, bt};
-    PGresult *r;
-    int rc = exec(ps,
-                  "SELECT greatest(ftpd_fail('h', $1, $3::int, $4::interval), "
-                  "CASE WHEN $2 <> '' THEN ftpd_fail('u', $2, $3::int, "
-                  "$4::interval) END)",
-                  4, p, &r, NULL, 0);
-    if (rc < 0)
-        return rc;
-    *count = (unsigned)atoi(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return 0;
+    long long v;
+    int rc = exec_int(ps,
+                      "SELECT greatest(ftpd_fail('h', $1, $3::int, "
+                      "$4::interval), CASE WHEN $2 <> '' THEN ftpd_fail('u', "
+                      "$2, $3::int, $4::interval) END)",
+                      4, p, &v, NULL, 0);
+    if (rc == 0)
+        *count = (unsigned)v;
+    return rc;
 }
 
 static int pg_guard_success(ftpd_store *st, const char *user)
@@ -699,16 +704,14 @@ static int pg_guard_success(ftpd_store *st, const char *user)
 
 static int pg_guard_bans_active(ftpd_store *st, unsigned *count)
 {
-    PGresult *r;
-    int rc = exec(pg_of(st),
-                  "SELECT count(*) FROM ftpd_failures WHERE banned_until > "
-                  "now()",
-                  0, NULL, &r, NULL, 0);
-    if (rc < 0)
-        return rc;
-    *count = (unsigned)atoi(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return 0;
+    long long v;
+    int rc = exec_int(pg_of(st),
+                      "SELECT count(*) FROM ftpd_failures WHERE banned_until "
+                      "> now()",
+                      0, NULL, &v, NULL, 0);
+    if (rc == 0)
+        *count = (unsigned)v;
+    return rc;
 }
 
 /* --- per-user session slots: a row per logged-in session ---------------- */
