@@ -19,11 +19,8 @@
 #include "store/passwd.h"
 #include "store/pgpool.h"
 #include "store/pgschema.h"
-#include "store/store.h"
-#include "units.h"
-#if FTPD_PG_CONTRACT
 #include "store_contract.h"
-#endif
+#include "units.h"
 
 static ts_pg pg;
 
@@ -44,7 +41,7 @@ static int pg_configure(const char *dir, ftpd_config *c)
     return 0;
 }
 
-__attribute__((unused)) static void pg_cleanup(const char *dir)
+static void pg_cleanup(const char *dir)
 {
     (void)dir;
     ts_pg_stop(&pg);
@@ -52,10 +49,8 @@ __attribute__((unused)) static void pg_cleanup(const char *dir)
 
 TestSuite(pgstore, .timeout = 300);
 
-#if FTPD_PG_CONTRACT
 static const store_backend pg_backend = {"pg", pg_configure, pg_cleanup};
 STORE_CONTRACT_TESTS(pgstore, pg_backend)
-#endif
 
 /* --- what only a shared database shows ---------------------------------- */
 
