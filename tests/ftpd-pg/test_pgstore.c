@@ -237,6 +237,9 @@ Test(pgstore, an_outage_is_unavailable_then_recovers_without_reopening)
     double t0 = ts_now();
     int rc = ftpd_store_user_lookup(st, "cy", &got_u);
     cr_expect(ftpd_store_unavailable(rc), "lookup: %d", rc);
+    char why[FTPD_STORE_ERR_MAX];
+    ftpd_store_last_error(st, why, sizeof why);
+    cr_expect(why[0], "the log can say why");
     ss_addr a = {0};
     struct sockaddr_in *sin = (struct sockaddr_in *)&a.sa;
     sin->sin_family = AF_INET;
@@ -259,6 +262,8 @@ Test(pgstore, an_outage_is_unavailable_then_recovers_without_reopening)
            ts_now() - t0 < 30)
         poll_pause();
     cr_assert_eq(rc, 0, "the same store works again");
+    ftpd_store_last_error(st, why, sizeof why);
+    cr_expect_str_eq(why, "");
     uint64_t used, limit;
     cr_assert_eq(ftpd_store_quota_get(&q, &used, &limit), 0);
     cr_expect_eq(used, 1500, "what happened meanwhile was counted");

@@ -55,7 +55,9 @@ typedef struct pg_store {
     double last_beat;      /* monotonic s of the last heartbeat sent */
     bool registered;       /* ftpd_node_start() done */
     atomic_llong next_id;  /* session ids: "<pid>.<n>" */
-    pthread_mutex_t lock;  /* guards pending */
+    pthread_mutex_t lock;  /* guards pending and last_err */
+    atomic_bool failing;   /* last_err is set */
+    char last_err[FTPD_STORE_ERR_MAX];
     pg_pending pending[PG_PENDING_MAX];
     unsigned npending;
 } pg_store;
@@ -93,7 +95,26 @@ static int exec(pg_store *ps, const char *sql, int n, const char *const *p,
         err = buf;
         cap = sizeof buf;
     }
-    return unavail(ftpd_pgpool_exec(&ps->pool, sql, n, p, out, err, cap));
+    int rc = unavail(ftpd_pgpool_exec(&ps->pool, sql, n, p, out, err, cap));
+    /* Why the store is unavailable, for the log (last_error). */
+    if (ftpd_store_unavailable(rc) || atomic_load(&ps->failing)) {
+        pthread_mutex_lock(&ps->lock);
+        if (ftpd_store_unavailable(rc))
+            snprintf(ps->last_err, sizeof ps->last_err, "%s", err);
+        else
+            ps->last_err[0] = '\0';
+        atomic_store(&ps->failing, ftpd_store_unavailable(rc));
+        pthread_mutex_unlock(&ps->lock);
+    }
+    return rc;
+}
+
+static void pg_last_error(ftpd_store *st, char *out, size_t cap)
+{
+    pg_store *ps = pg_of(st);
+    pthread_mutex_lock(&ps->lock);
+    snprintf(out, cap, "%s", ps->last_err);
+    pthread_mutex_unlock(&ps->lock);
 }
 
 /* One statement whose answer is one integer (a count, a sum). */
@@ -772,6 +793,7 @@ const ftpd_store_ops ftpd_store_pg_ops = {
     .init_schema = pg_init_schema,
     .tick = pg_tick,
     .reload = pg_reload,
+    .last_error = pg_last_error,
     .user_lookup = pg_user_lookup,
     .user_reference_hash = pg_user_reference_hash,
     .user_add = pg_user_add,
