@@ -8,7 +8,9 @@
  * one thread accepts on every address and the same loop receives SIGTERM,
  * SIGINT and SIGHUP (uv_signal: no work in a signal handler).
  *
- * Shutdown (SIGTERM/SIGINT): detach every listener (no more accepts), write
+ * Shutdown (SIGTERM/SIGINT): detach every listener and shut it down, so
+ * new connections are refused at once (a balancer's check sees the node
+ * down; an inherited socket only stops being watched), write
  * the stop pipe (idle sessions answer 421 and end; transfers run on), wait
  * up to grace_period for the sessions to end, then cut the rest short
  * (threads: their control connections are shut down; forked sessions get
@@ -135,6 +137,7 @@ typedef struct app {
     ftpd_ctx ctx;
     ss_server servers[2 * FTPD_MAX_LISTEN];
     bool implicit[2 * FTPD_MAX_LISTEN];
+    bool adopted[2 * FTPD_MAX_LISTEN]; /* inherited, not bound here */
     size_t nservers;
     ftpd_metrics metrics; /* the Prometheus page, when metrics_listen is set */
     uv_loop_t loop;
@@ -460,6 +463,25 @@ static void end_upgrade(app *a)
     a->upgrading = false;
 }
 
+/* Draining: a listener that is only watched no more still completes TCP
+ * handshakes into its backlog, so a balancer's check and new clients would
+ * hang there until the grace period ends.  Shutting the listening socket
+ * down (Linux: it leaves the LISTEN state, the port stays bound) refuses
+ * them at once, so the balancer marks this node down and sends them
+ * elsewhere, while the sessions already accepted go on.  Not for a socket
+ * another process serves or will serve: one handed to a new process
+ * (SIGUSR2), or one inherited from systemd, whose queue is for the next
+ * start. */
+static void refuse_new(app *a, size_t i)
+{
+    if (a->handed_over || a->adopted[i])
+        return;
+    int fd = ss_server_fileno(&a->servers[i]);
+    if (fd >= 0 && shutdown(fd, SHUT_RD) < 0)
+        ftpd_log(&a->ctx.log, "listener %zu still queues connections: %s", i,
+                 strerror(errno));
+}
+
 static void begin_shutdown(app *a, int signum)
 {
     if (a->stopping && !a->retiring)
@@ -475,8 +497,10 @@ static void begin_shutdown(app *a, int signum)
     bool detached = a->stopping; /* a retiring process is detached */
     a->stopping = true;
     a->retiring = false;
-    for (size_t i = 0; i < a->nservers && !detached; i++)
+    for (size_t i = 0; i < a->nservers && !detached; i++) {
         ss_server_detach(&a->servers[i]);
+        refuse_new(a, i);
+    }
     if (write(a->ctx.stop_wr, "x", 1) < 0) {
         /* the pipe is ours and empty: cannot fail in practice */
     }
@@ -631,6 +655,7 @@ static int start_one(app *a, const char *text, int fd, bool implicit)
         return fd >= 0 ? 2 : 1;
     }
     a->implicit[a->nservers] = implicit;
+    a->adopted[a->nservers] = fd >= 0;
     a->nservers++;
     return 0;
 }

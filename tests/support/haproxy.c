@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,7 +50,7 @@ static bool listening(int port)
     return found;
 }
 
-static int start_once(ts_haproxy *h, const char *server, int port)
+static int start_once(ts_haproxy *h, const char *backend, int port)
 {
     char cfg[512];
     snprintf(cfg, sizeof cfg, "%s/haproxy.cfg", h->dir);
@@ -59,6 +60,7 @@ static int start_once(ts_haproxy *h, const char *server, int port)
     fprintf(f,
             "global\n"
             "    maxconn 256\n"
+            "    stats socket %s/admin.sock level admin\n"
             "defaults\n"
             "    mode tcp\n"
             "    timeout connect 5s\n"
@@ -68,8 +70,8 @@ static int start_once(ts_haproxy *h, const char *server, int port)
             "    bind 127.0.0.1:%d\n"
             "    default_backend be\n"
             "backend be\n"
-            "    server s1 %s\n",
-            port, server);
+            "%s",
+            h->dir, port, backend);
     fclose(f);
     char *argv[] = {TS_HAPROXY, "-db", "-f", cfg, NULL};
     int rc = ts_spawn(&h->proc, argv, NULL, -1, true);
@@ -97,6 +99,13 @@ static int start_once(ts_haproxy *h, const char *server, int port)
 
 int ts_haproxy_start(ts_haproxy *h, const char *server)
 {
+    char backend[1024];
+    snprintf(backend, sizeof backend, "    server s1 %s\n", server);
+    return ts_haproxy_start_backend(h, backend);
+}
+
+int ts_haproxy_start_backend(ts_haproxy *h, const char *backend)
+{
     memset(h, 0, sizeof *h);
     h->proc.pid = -1;
     if (access(TS_HAPROXY, X_OK) != 0)
@@ -107,10 +116,63 @@ int ts_haproxy_start(ts_haproxy *h, const char *server)
         int port = free_port();
         if (port < 0)
             return port;
-        rc = start_once(h, server, port);
+        rc = start_once(h, backend, port);
         if (rc != -ECHILD)
             break;
     }
+    return rc;
+}
+
+/* Field i (0-based) of a CSV line, copied into out. */
+static bool csv_field(const char *line, int i, char *out, size_t cap)
+{
+    for (; i > 0; i--) {
+        line = strchr(line, ',');
+        if (!line)
+            return false;
+        line++;
+    }
+    size_t n = strcspn(line, ",\n");
+    snprintf(out, cap, "%.*s", (int)n, line);
+    return true;
+}
+
+int ts_haproxy_server_status(ts_haproxy *h, const char *name, char *out,
+                             size_t cap)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    int n = snprintf(sun.sun_path, sizeof sun.sun_path, "%s/admin.sock",
+                     h->dir);
+    if (n < 0 || (size_t)n >= sizeof sun.sun_path)
+        return -ENAMETOOLONG;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    static const char cmd[] = "show stat\n";
+    int rc = -ENOENT;
+    if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0 ||
+        ts_write_full(fd, cmd, sizeof cmd - 1) < 0) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
+    /* One line per proxy and server: "be,NAME,...", the status is the
+     * 18th field ("# pxname,svname,...,status" in the header line). */
+    char line[4096];
+    ssize_t len;
+    while ((len = ts_read_line(fd, line, sizeof line)) > 0) {
+        char px[64], sv[64];
+        if (csv_field(line, 0, px, sizeof px) && strcmp(px, "be") == 0 &&
+            csv_field(line, 1, sv, sizeof sv) && strcmp(sv, name) == 0 &&
+            csv_field(line, 17, out, cap)) {
+            rc = 0;
+            break;
+        }
+    }
+    close(fd);
     return rc;
 }
 

@@ -1,6 +1,6 @@
 /* tests/support/haproxy.h - the real HAProxy (Debian's haproxy package) in
  * front of a server under test: a TCP frontend on a free loopback port,
- * one backend server, started in the foreground (-db) from a config in a
+ * one backend server (or a backend written by the test), started in the foreground (-db) from a config in a
  * temp dir and stopped at the end. */
 #ifndef TESTS_SUPPORT_HAPROXY_H
 #define TESTS_SUPPORT_HAPROXY_H
@@ -23,6 +23,17 @@ typedef struct ts_haproxy {
  * connection reaches the backend), 0; or a negative code with HAProxy's
  * output in h->proc.  Asserts nothing. */
 int ts_haproxy_start(ts_haproxy *h, const char *server);
+
+/* As ts_haproxy_start, with `backend` as the whole body of backend "be"
+ * (options, check rules and server lines, each line ending in "\n"), and
+ * an admin socket in h->dir for ts_haproxy_server_status. */
+int ts_haproxy_start_backend(ts_haproxy *h, const char *backend);
+
+/* The state HAProxy's checks give server `name` of backend "be" ("UP",
+ * "DOWN", "MAINT", "no check", ...), read from the admin socket ("show
+ * stat") into out.  Returns 0 or a negative code. */
+int ts_haproxy_server_status(ts_haproxy *h, const char *name, char *out,
+                             size_t cap);
 
 /* Stops it (SIGTERM, then SIGKILL after 10 s) and removes the temp dir. */
 void ts_haproxy_stop(ts_haproxy *h);
