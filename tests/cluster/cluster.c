@@ -57,15 +57,26 @@ static void start_node(tc_cluster *c, int k)
     }
     for (size_t i = 0; c->extra && c->extra[i] && n < 60; i++)
         argv[n++] = c->extra[i];
+    const char *const *own = c->node_extra[k];
+    for (size_t i = 0; own && own[i] && n < 62; i++)
+        argv[n++] = own[i];
     argv[n] = NULL;
     ftx_start(&c->node[k], argv);
 }
 
 void tc_start(tc_cluster *c, bool with_pg, const char *const *extra)
 {
+    tc_start_ex(c, with_pg, extra, NULL);
+}
+
+void tc_start_ex(tc_cluster *c, bool with_pg, const char *const *extra,
+                 const char *const *const node_extra[TC_NODES])
+{
     memset(c, 0, sizeof *c);
     c->with_pg = with_pg;
     c->extra = extra;
+    for (int k = 0; k < TC_NODES && node_extra; k++)
+        c->node_extra[k] = node_extra[k];
     cr_assert_eq(access(TS_HAPROXY, X_OK), 0, "haproxy is not installed "
                  "(scripts/deps.sh)");
     for (int k = 0; k < TC_NODES; k++) {
@@ -99,10 +110,11 @@ void tc_start(tc_cluster *c, bool with_pg, const char *const *extra)
              "    tcp-check expect string 220\n"
              "    default-server check inter 300ms fall 1 rise 1 "
              "send-proxy-v2 source 127.0.0.2\n"
-             "    server n0 127.0.0.1:%d\n"
-             "    server n1 127.0.0.1:%d\n"
-             "    server n2 127.0.0.1:%d\n",
-             c->node[0].port, c->node[1].port, c->node[2].port);
+             "    server n0 %s\n"
+             "    server n1 %s\n"
+             "    server n2 %s\n",
+             c->node[0].addr_text, c->node[1].addr_text,
+             c->node[2].addr_text);
     int rc = ts_haproxy_start_backend(&c->h, backend);
     cr_assert_eq(rc, 0, "haproxy: %d\n%s%s", rc, c->h.proc.out,
                  c->h.proc.err);

@@ -23,12 +23,16 @@ typedef struct tc_cluster {
     char log[TC_NODES][700]; /* each node's log file */
     char home_root[700];     /* the shared tree: <root>/<user> */
     const char *const *extra; /* settings every node gets */
+    const char *const *node_extra[TC_NODES]; /* and node k's own */
 } tc_cluster;
 
 /* Starts PostgreSQL (with_pg; `db init` on it), the nodes with extra
  * ("--set", "k=v", ..., NULL; may be NULL) and HAProxy, and waits until
  * HAProxy sees every node up.  Asserts. */
 void tc_start(tc_cluster *c, bool with_pg, const char *const *extra);
+/* As tc_start, with node k's own settings node_extra[k] (may be NULL). */
+void tc_start_ex(tc_cluster *c, bool with_pg, const char *const *extra,
+                 const char *const *const node_extra[TC_NODES]);
 /* Stops HAProxy, the nodes that still run and PostgreSQL; removes the
  * temp dirs. */
 void tc_stop(tc_cluster *c);

@@ -113,3 +113,76 @@ Test(cluster, a_node_killed_mid_download_the_client_resumes_elsewhere,
     cr_expect(resumed, "no other node served the rest");
     tc_stop(&c);
 }
+
+/* Per node passive data: node k listens on 127.0.1.(k+1) and announces
+ * that address (masquerade_address) and its own pasv_ports range; through
+ * HAProxy each PASV names the node that answered, and the data goes
+ * straight there. */
+Test(cluster, each_node_announces_its_own_passive_address_and_ports,
+     .timeout = 180)
+{
+    /* Ranges below the ephemeral ports, apart per test process. */
+    int base = 10000 + (int)(getpid() % 60) * 300;
+    static char listen[TC_NODES][32], masq[TC_NODES][64], range[TC_NODES][64];
+    const char *own[TC_NODES][7];
+    const char *const *node_extra[TC_NODES];
+    for (int k = 0; k < TC_NODES; k++) {
+        snprintf(listen[k], sizeof listen[k], "127.0.1.%d:0", k + 1);
+        snprintf(masq[k], sizeof masq[k], "masquerade_address=127.0.1.%d",
+                 k + 1);
+        snprintf(range[k], sizeof range[k], "pasv_ports=%d-%d",
+                 base + 100 * k, base + 100 * k + 99);
+        const char *o[] = {"--listen", listen[k], "--set", masq[k], "--set",
+                           range[k], NULL};
+        memcpy(own[k], o, sizeof o);
+        node_extra[k] = own[k];
+    }
+    tc_cluster c;
+    tc_start_ex(&c, false, NULL, node_extra);
+    tc_add_user(&c, "alice", "secret", "1G");
+    ftx_make_file(tc_home(&c, "alice", "f.bin"), 300000, 6);
+    char *want = malloc(300000);
+    ftx_fill(want, 300000, 6);
+    int seen[TC_NODES] = {0};
+    for (int i = 0; i < 2 * TC_NODES; i++) {
+        ftc s;
+        int k;
+        cr_assert_eq(tc_open(&c, &s, "127.0.0.3", &k), 220, "%s", s.reply);
+        cr_assert(k >= 0 && k < TC_NODES);
+        seen[k]++;
+        ftc_login(&s, "alice", "secret");
+        cr_assert_eq(ftc_cmd(&s, "TYPE I"), 200);
+        cr_assert_eq(ftc_cmd(&s, "PASV"), 227, "%s", s.reply);
+        unsigned h[4], p1, p2;
+        char *p = strchr(s.reply, '(');
+        cr_assert(p && sscanf(p, "(%u,%u,%u,%u,%u,%u)", &h[0], &h[1], &h[2],
+                              &h[3], &p1, &p2) == 6, "%s", s.reply);
+        int port = (int)(p1 * 256 + p2);
+        cr_expect(h[0] == 127 && h[1] == 0 && h[2] == 1 &&
+                      h[3] == (unsigned)k + 1,
+                  "node %d announced %u.%u.%u.%u", k, h[0], h[1], h[2], h[3]);
+        cr_expect(port >= base + 100 * k && port <= base + 100 * k + 99,
+                  "node %d announced port %d", k, port);
+        char text[64];
+        snprintf(text, sizeof text, "%u.%u.%u.%u:%d", h[0], h[1], h[2], h[3],
+                 port);
+        ss_addr a;
+        ss_error err;
+        cr_assert_eq(ss_addr_parse(&a, text, &err), 0);
+        int d = ts_connect_from("127.0.0.3", &a, 20);
+        cr_assert(d >= 0, "data connect to %s: %s", text, strerror(-d));
+        cr_assert_eq(ftc_cmd(&s, "RETR f.bin"), 150, "%s", s.reply);
+        char *got = malloc(300001);
+        ssize_t n = ts_read_full(d, got, 300001);
+        close(d);
+        cr_expect(n == 300000 && memcmp(got, want, 300000) == 0,
+                  "node %d: %zd bytes, not the file's", k, n);
+        cr_expect_eq(ftc_reply(&s), 226, "%s", s.reply);
+        free(got);
+        ftc_close(&s);
+    }
+    for (int k = 0; k < TC_NODES; k++)
+        cr_expect(seen[k] > 0, "no session on node %d", k);
+    free(want);
+    tc_stop(&c);
+}
