@@ -83,11 +83,16 @@ Test(cluster_pg, brute_force_from_one_address_is_banned_on_every_node,
                   k, s.reply);
         ftc_close(&s);
     }
-    /* Another client address logs in on every node. */
+    /* Another client address logs in on every node (alice was added
+     * after the nodes started), and each node knows that address. */
     for (int k = 0; k < TC_NODES; k++) {
         ftc s;
         cr_assert_eq(open_on(&c, &s, "127.0.0.6", k), 220, "%s", s.reply);
         ftc_login(&s, "alice", "secret");
+        cr_expect_eq(ftc_cmd(&s, "STAT"), 211, "%s", s.reply);
+        cr_expect(strstr(s.reply, "Connected from 127.0.0.6:"), "%s", s.reply);
+        cr_expect(tc_wait_log(&c, k, "login user=alice client=127.0.0.6:", 10),
+                  "node %d logged no login from 127.0.0.6", k);
         ftc_close(&s);
     }
     tc_stop(&c);

@@ -1,0 +1,1 @@
+../../ftp/server/store/schema.sql
