@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,9 @@ static void start_node(tc_cluster *c, int k)
     ftx_start(&c->node[k], argv);
 }
 
+/* The cluster of the running test (each test is its own process). */
+static tc_cluster *live;
+
 void tc_start(tc_cluster *c, bool with_pg, const char *const *extra)
 {
     tc_start_ex(c, with_pg, extra, NULL);
@@ -73,6 +77,11 @@ void tc_start_ex(tc_cluster *c, bool with_pg, const char *const *extra,
                  const char *const *const node_extra[TC_NODES])
 {
     memset(c, 0, sizeof *c);
+    for (int k = 0; k < TC_NODES; k++)
+        c->node[k].proc.pid = -1;
+    c->h.proc.pid = -1;
+    c->pg.proc.pid = -1;
+    live = c;
     c->with_pg = with_pg;
     c->extra = extra;
     for (int k = 0; k < TC_NODES && node_extra; k++)
@@ -124,6 +133,7 @@ void tc_start_ex(tc_cluster *c, bool with_pg, const char *const *extra,
 
 void tc_stop(tc_cluster *c)
 {
+    live = NULL;
     ts_haproxy_stop(&c->h);
     for (int k = 0; k < TC_NODES; k++) {
         if (c->node[k].running)
@@ -133,6 +143,24 @@ void tc_stop(tc_cluster *c)
         ts_pg_stop(&c->pg);
     for (int k = 0; k < TC_NODES; k++)
         ts_rmtree(c->node[k].dir);
+}
+
+void tc_fini(void)
+{
+    tc_cluster *c = live;
+    if (!c)
+        return;
+    live = NULL;
+    for (int k = 0; k < TC_NODES; k++)
+        if (c->node[k].running && c->node[k].proc.pid > 0)
+            ts_stop(&c->node[k].proc, SIGKILL, 10);
+    if (c->h.proc.pid > 0)
+        ts_haproxy_stop(&c->h);
+    if (c->with_pg && c->pg.proc.pid > 0)
+        ts_pg_stop(&c->pg);
+    for (int k = 0; k < TC_NODES; k++)
+        if (c->node[k].dir[0])
+            ts_rmtree(c->node[k].dir);
 }
 
 void tc_add_user(tc_cluster *c, const char *name, const char *pw,

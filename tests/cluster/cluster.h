@@ -37,6 +37,11 @@ void tc_start_ex(tc_cluster *c, bool with_pg, const char *const *extra,
  * temp dirs. */
 void tc_stop(tc_cluster *c);
 
+/* For each test's .fini: kills (SIGKILL) and removes what a failed
+ * assertion left running, so no node, HAProxy or PostgreSQL outlives a
+ * failed test. */
+void tc_fini(void);
+
 /* Adds a user in the shared store (the users file, or the database) with
  * its home in the shared tree.  Asserts. */
 void tc_add_user(tc_cluster *c, const char *name, const char *pw,

@@ -16,7 +16,7 @@
 #include "cluster.h"
 
 Test(cluster, logins_land_on_every_node_with_the_clients_address,
-     .timeout = 180)
+     .timeout = 180, .fini = tc_fini)
 {
     tc_cluster c;
     tc_start(&c, false, NULL);
@@ -51,7 +51,7 @@ Test(cluster, logins_land_on_every_node_with_the_clients_address,
  * when the node serving it dies; the client reconnects through HAProxy,
  * which now refuses the dead node, and resumes with REST on another. */
 Test(cluster, a_node_killed_mid_download_the_client_resumes_elsewhere,
-     .timeout = 240)
+     .timeout = 240, .fini = tc_fini)
 {
     tc_cluster c;
     tc_start(&c, false, NULL);
@@ -119,7 +119,7 @@ Test(cluster, a_node_killed_mid_download_the_client_resumes_elsewhere,
  * HAProxy each PASV names the node that answered, and the data goes
  * straight there. */
 Test(cluster, each_node_announces_its_own_passive_address_and_ports,
-     .timeout = 180)
+     .timeout = 180, .fini = tc_fini)
 {
     /* Ranges below the ephemeral ports, apart per test process. */
     int base = 10000 + (int)(getpid() % 60) * 300;

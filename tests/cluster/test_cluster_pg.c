@@ -54,7 +54,7 @@ static uint64_t quota_used(ftc *s)
 }
 
 Test(cluster_pg, brute_force_from_one_address_is_banned_on_every_node,
-     .timeout = 240)
+     .timeout = 240, .fini = tc_fini)
 {
     tc_cluster c;
     const char *extra[] = {"--set", "ban_after_failures=3", "--set",
@@ -101,7 +101,7 @@ Test(cluster_pg, brute_force_from_one_address_is_banned_on_every_node,
 /* Two uploads of 2 MiB each for a quota of 3 MiB, through two nodes,
  * written in turns so that both are running when the quota is crossed. */
 Test(cluster_pg, one_user_uploading_through_two_nodes_stays_within_quota,
-     .timeout = 240)
+     .timeout = 240, .fini = tc_fini)
 {
     tc_cluster c;
     tc_start(&c, true, NULL);
@@ -160,7 +160,8 @@ Test(cluster_pg, one_user_uploading_through_two_nodes_stays_within_quota,
     tc_stop(&c);
 }
 
-Test(cluster_pg, max_sessions_per_user_holds_across_nodes, .timeout = 240)
+Test(cluster_pg, max_sessions_per_user_holds_across_nodes, .timeout = 240,
+     .fini = tc_fini)
 {
     tc_cluster c;
     const char *extra[] = {"--set", "max_sessions_per_user=2", NULL};
@@ -193,7 +194,7 @@ Test(cluster_pg, max_sessions_per_user_holds_across_nodes, .timeout = 240)
 }
 
 Test(cluster_pg, a_killed_nodes_slots_and_reservations_come_back,
-     .timeout = 240)
+     .timeout = 240, .fini = tc_fini)
 {
     tc_cluster c;
     const char *extra[] = {"--set", "max_sessions_per_user=1", "--set",
@@ -254,7 +255,7 @@ Test(cluster_pg, a_killed_nodes_slots_and_reservations_come_back,
 }
 
 Test(cluster_pg, postgresql_down_new_logins_421_running_sessions_go_on,
-     .timeout = 240)
+     .timeout = 240, .fini = tc_fini)
 {
     tc_cluster c;
     tc_start(&c, true, NULL);
