@@ -40,7 +40,10 @@ static void start_node(tc_cluster *c, int k)
 {
     static char banner[TC_NODES][64], store[TC_NODES][700],
         logset[TC_NODES][800], nodeid[TC_NODES][64];
-    snprintf(banner[k], sizeof banner[k], "banner=node n%d ready", k);
+    /* The pid: a client of this test that reached another test's
+     * cluster would be noticed (tc_open). */
+    snprintf(banner[k], sizeof banner[k], "banner=node n%d of %ld ready", k,
+             (long)getpid());
     snprintf(logset[k], sizeof logset[k], "log_file=%s", c->log[k]);
     snprintf(nodeid[k], sizeof nodeid[k], "node_id=n%d", k);
     const char *argv[64];
@@ -117,7 +120,10 @@ void tc_start_ex(tc_cluster *c, bool with_pg, const char *const *extra,
              "    option redispatch\n"
              "    option tcp-check\n"
              "    tcp-check expect string 220\n"
-             "    default-server check inter 300ms fall 1 rise 1 "
+             /* quick to see a node down or back, slow to call a node that
+              * is only slow (a loaded machine) down */
+             "    timeout check 5s\n"
+             "    default-server check inter 300ms fall 2 rise 1 "
              "send-proxy-v2 source 127.0.0.2\n"
              "    server n0 %s\n"
              "    server n1 %s\n"
@@ -202,6 +208,10 @@ int tc_open(tc_cluster *c, ftc *ctl, const char *src, int *node)
     cr_assert(ctl->fd >= 0, "connect: %s", strerror(-ctl->fd));
     int code = ftc_reply(ctl);
     const char *p = strstr(ctl->reply, "node n");
+    char mine[32];
+    snprintf(mine, sizeof mine, " of %ld ready", (long)getpid());
+    cr_assert(code != 220 || (p && strstr(ctl->reply, mine)),
+              "not this test's cluster: %s", ctl->reply);
     if (node)
         *node = p ? p[6] - '0' : -1;
     return code;

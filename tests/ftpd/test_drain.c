@@ -200,6 +200,7 @@ Test(drain, haproxy_marks_a_draining_node_down, .timeout = 180)
              "    balance first\n"
              "    option tcp-check\n"
              "    tcp-check expect string 220\n"
+             "    timeout check 5s\n"
              "    default-server check inter 200ms fall 1 rise 1 "
              "send-proxy-v2 source 127.0.0.2\n"
              "    server n1 127.0.0.1:%d\n"

@@ -50,6 +50,8 @@ static bool listening(int port)
     return found;
 }
 
+static bool admin_answers(const ts_haproxy *h);
+
 static int start_once(ts_haproxy *h, const char *backend, int port)
 {
     char cfg[512];
@@ -60,6 +62,10 @@ static int start_once(ts_haproxy *h, const char *backend, int port)
     fprintf(f,
             "global\n"
             "    maxconn 256\n"
+            /* Without it a second HAProxy could bind the same port (Linux
+             * SO_REUSEPORT) and take some of another test's clients; with
+             * it that one fails to start and the caller tries another. */
+            "    noreuseport\n"
             "    stats socket %s/admin.sock level admin\n"
             "defaults\n"
             "    mode tcp\n"
@@ -78,7 +84,9 @@ static int start_once(ts_haproxy *h, const char *backend, int port)
     if (rc < 0)
         return rc;
     double deadline = ts_now() + 10.0;
-    while (!listening(port)) {
+    /* The port listening may be someone else's: ours is up when it also
+     * answers on its own admin socket. */
+    while (!listening(port) || !admin_answers(h)) {
         int st;
         if (waitpid(h->proc.pid, &st, WNOHANG) == h->proc.pid) {
             h->proc.status = st;
@@ -137,8 +145,9 @@ static bool csv_field(const char *line, int i, char *out, size_t cap)
     return true;
 }
 
-int ts_haproxy_server_status(ts_haproxy *h, const char *name, char *out,
-                             size_t cap)
+/* Sends cmd on the admin socket; returns the connected fd to read the
+ * answer from, or a negative code. */
+static int admin_send(const ts_haproxy *h, const char *cmd)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     int n = snprintf(sun.sun_path, sizeof sun.sun_path, "%s/admin.sock",
@@ -151,14 +160,36 @@ int ts_haproxy_server_status(ts_haproxy *h, const char *name, char *out,
     struct timeval tv = {.tv_sec = 10};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    static const char cmd[] = "show stat\n";
-    int rc = -ENOENT;
     if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0 ||
-        ts_write_full(fd, cmd, sizeof cmd - 1) < 0) {
-        rc = -errno;
+        ts_write_full(fd, cmd, strlen(cmd)) < 0) {
+        int rc = -errno;
         close(fd);
         return rc;
     }
+    return fd;
+}
+
+/* True once this HAProxy answers on its admin socket: it has bound all
+ * its listeners by then (a frontend port someone else holds makes it
+ * exit instead). */
+static bool admin_answers(const ts_haproxy *h)
+{
+    int fd = admin_send(h, "show info\n");
+    if (fd < 0)
+        return false;
+    char line[512];
+    bool ok = ts_read_line(fd, line, sizeof line) > 0;
+    close(fd);
+    return ok;
+}
+
+int ts_haproxy_server_status(ts_haproxy *h, const char *name, char *out,
+                             size_t cap)
+{
+    int fd = admin_send(h, "show stat\n");
+    if (fd < 0)
+        return fd;
+    int rc = -ENOENT;
     /* One line per proxy and server: "be,NAME,...", the status is the
      * 18th field ("# pxname,svname,...,status" in the header line). */
     char line[4096];
