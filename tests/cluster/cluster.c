@@ -254,15 +254,8 @@ bool tc_wait_log(tc_cluster *c, int k, const char *text, double deadline_s)
 
 void tc_wait_status(tc_cluster *c, int k, const char *want)
 {
-    char name[8], st[64] = "";
+    char name[8], st[64];
     snprintf(name, sizeof name, "n%d", k);
-    double deadline = ts_now() + 20;
-    while (ts_now() < deadline) {
-        if (ts_haproxy_server_status(&c->h, name, st, sizeof st) == 0 &&
-            strncmp(st, want, strlen(want)) == 0)
-            return;
-        poll(NULL, 0, 50);
-    }
-    cr_assert_fail("HAProxy says %s is '%s', not %s within 20 s", name, st,
-                   want);
+    cr_assert(ts_haproxy_wait_status(&c->h, name, want, 20, st, sizeof st),
+              "HAProxy says %s is '%s', not %s within 20 s", name, st, want);
 }

@@ -154,16 +154,9 @@ static void start_node(ftx_server *n, const char *users, const char *name)
 
 static void wait_status(ts_haproxy *h, const char *server, const char *want)
 {
-    char st[64] = "";
-    double deadline = ts_now() + 20;
-    while (ts_now() < deadline) {
-        if (ts_haproxy_server_status(h, server, st, sizeof st) == 0 &&
-            strncmp(st, want, strlen(want)) == 0)
-            return;
-        poll(NULL, 0, 50);
-    }
-    cr_assert_fail("HAProxy says %s is '%s', not %s within 20 s", server, st,
-                   want);
+    char st[64];
+    cr_assert(ts_haproxy_wait_status(h, server, want, 20, st, sizeof st),
+              "HAProxy says %s is '%s', not %s within 20 s", server, st, want);
 }
 
 /* A control connection through the balancer from the client address src;

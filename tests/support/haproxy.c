@@ -207,6 +207,21 @@ int ts_haproxy_server_status(ts_haproxy *h, const char *name, char *out,
     return rc;
 }
 
+bool ts_haproxy_wait_status(ts_haproxy *h, const char *name, const char *want,
+                            double timeout_s, char *last, size_t cap)
+{
+    double deadline = ts_now() + timeout_s;
+    snprintf(last, cap, "?");
+    for (;;) {
+        if (ts_haproxy_server_status(h, name, last, cap) == 0 &&
+            strncmp(last, want, strlen(want)) == 0)
+            return true;
+        if (ts_now() > deadline)
+            return false;
+        poll(NULL, 0, 50);
+    }
+}
+
 void ts_haproxy_stop(ts_haproxy *h)
 {
     if (h->proc.pid > 0)

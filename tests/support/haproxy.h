@@ -35,6 +35,12 @@ int ts_haproxy_start_backend(ts_haproxy *h, const char *backend);
 int ts_haproxy_server_status(ts_haproxy *h, const char *name, char *out,
                              size_t cap);
 
+/* Polls ts_haproxy_server_status until it starts with want ("UP",
+ * "DOWN") or timeout_s passes; returns whether it did, the last status in
+ * last (cap bytes). */
+bool ts_haproxy_wait_status(ts_haproxy *h, const char *name, const char *want,
+                            double timeout_s, char *last, size_t cap);
+
 /* Stops it (SIGTERM, then SIGKILL after 10 s) and removes the temp dir. */
 void ts_haproxy_stop(ts_haproxy *h);
 
