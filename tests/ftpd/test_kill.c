@@ -235,10 +235,13 @@ static void prepare(void)
         const char *name = user_name(c->user);
         snprintf(c->remote, sizeof c->remote, "%s%d.bin",
                  c->upload ? "up" : "down", i);
-        snprintf(c->local, sizeof c->local, "%s/%s-%s", clients_dir, name,
-                 c->remote);
+        /* Through a local copy: at -O0 gcc cannot tell cl[i].remote from
+         * cl[i].local and -Wrestrict calls the two arguments overlapping. */
+        char local[sizeof c->local];
+        snprintf(local, sizeof local, "%s/%s-%s", clients_dir, name, c->remote);
+        memcpy(c->local, local, sizeof local);
         if (c->upload) {
-            snprintf(c->original, sizeof c->original, "%s", c->local);
+            memcpy(c->original, local, sizeof c->original);
         } else {
             snprintf(c->original, sizeof c->original, "%s",
                      ftx_home_path(&srv, name, c->remote));
