@@ -54,6 +54,17 @@ void ss_threading_mixin_server_close(ss_server *self);
 /* Request threads running now (started and not yet finished).  Any thread. */
 size_t ss_threading_active_threads(ss_server *self);
 
+/* Gives back to the kernel the pages of the calling thread's stack below
+ * the caller's frame (madvise MADV_DONTNEED), which the thread touched
+ * once and would otherwise keep resident for its whole life.  Call it from
+ * a request thread (or any thread made by pthread_create) that is about to
+ * wait a long time after going deep, e.g. before an idle read: a session
+ * that ran a KDF or a TLS handshake then holds two pages, not five.  Costs
+ * one system call; the pages come back zero-filled when next used.
+ * Affects only the calling thread.  Returns 0, -ENOTSUP on the process's
+ * main thread (its stack grows on demand), or -errno. */
+int ss_thread_release_stack(void);
+
 #ifdef __cplusplus
 }
 #endif
