@@ -17,6 +17,8 @@
 #include "protocol/commands.h"
 #include "protocol/reply.h"
 
+#include <sockserv/threading.h>
+
 #define TELNET_IAC 255
 #define TELNET_WILL 251
 #define TELNET_DONT 254
@@ -24,6 +26,8 @@
 /* Longest run of an overlong line we read and drop before giving up on the
  * client: a megabyte without a line end is not an FTP client. */
 #define DISCARD_MAX (1u << 20)
+/* How long a client is quiet before its session gives back stack pages. */
+#define IDLE_TRIM_MS 1000
 
 static ftpd_session *S(ss_handler *h) { return (ftpd_session *)h; }
 
@@ -235,6 +239,7 @@ int ftpd_session_read_line(ftpd_session *s, size_t *len)
     ftpd_config *cfg = &s->ctx->cfg;
     if (ftpd_session_pending(s) == 0) {
         double deadline = ftpd_now() + cfg->idle_timeout;
+        bool quiet = false;
         for (;;) {
             double now = ftpd_now();
             double left = deadline - now;
@@ -251,7 +256,19 @@ int ftpd_session_read_line(ftpd_session *s, size_t *len)
             struct pollfd p[2] = {
                 {.fd = ftpd_session_fd(s), .events = POLLIN | POLLPRI},
                 {.fd = s->ctx->stop_rd, .events = POLLIN}};
-            int n = poll(p, 2, (int)(left * 1000) + 1);
+            int ms = (int)(left * 1000) + 1;
+            if (!quiet && ms > IDLE_TRIM_MS)
+                ms = IDLE_TRIM_MS;
+            int n = poll(p, 2, ms);
+            if (n == 0 && !quiet) {
+                /* The client went quiet: give back the stack pages the
+                 * login or a transfer went through; an idle session then
+                 * holds two pages of stack, not five.  Not per command:
+                 * a busy session pays nothing. */
+                quiet = true;
+                ss_thread_release_stack();
+                continue;
+            }
             if (n < 0 && errno == EINTR)
                 continue;
             if (n < 0)
