@@ -69,6 +69,28 @@ Test(guard, full_table_reuses_the_oldest_entry_and_never_grows)
     ftpd_guard_destroy(g);
 }
 
+Test(guard, entries_freed_in_the_middle_or_on_top_keep_the_rest_found)
+{
+    ftpd_guard *g = ftpd_guard_create(16, 2, 60);
+    ss_addr a = u_ipv4("192.0.2.61"), b = u_ipv4("192.0.2.62"),
+            c = u_ipv4("192.0.2.63"), d = u_ipv4("192.0.2.64");
+    ftpd_guard_fail(g, &a, "x");
+    ftpd_guard_fail(g, &a, "x");
+    ftpd_guard_fail(g, &b, "y");
+    ftpd_guard_success(g, "y");          /* frees the entry on top */
+    cr_expect_gt(ftpd_guard_banned(g, &c, "x"), 0, "x is still banned");
+    ftpd_guard_fail(g, &c, "z");
+    ftpd_guard_fail(g, &c, "z");         /* takes the freed slots again */
+    ftpd_guard_fail(g, &d, "w");
+    ftpd_guard_success(g, "z");          /* a ban is not lifted by success */
+    cr_expect_gt(ftpd_guard_banned(g, &d, "z"), 0, "z is banned");
+    cr_expect_gt(ftpd_guard_banned(g, &d, "x"), 0, "x is banned");
+    cr_expect_gt(ftpd_guard_banned(g, &c, NULL), 0, "host c is banned");
+    cr_expect_eq(ftpd_guard_banned(g, &b, NULL), 0, "host b failed once");
+    cr_expect_eq(ftpd_guard_bans_active(g), 4, "a, c, x and z");
+    ftpd_guard_destroy(g);
+}
+
 #define THREADS 8
 #define EACH 500
 

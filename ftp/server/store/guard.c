@@ -22,6 +22,10 @@ typedef struct entry {
 struct ftpd_guard {
     pthread_mutex_t lock;
     unsigned capacity, ban_after;
+    /* One past the highest entry in use: every scan stops there, so a
+     * connection's ban check costs the keys that failed lately, not the
+     * whole table (it runs on the accepting thread, once per connection). */
+    unsigned used_end;
     double ban_time;
     size_t map_len;
     entry e[];
@@ -94,15 +98,23 @@ static size_t user_key(const char *user, unsigned char *k)
     return n + 1;
 }
 
+/* Frees e and lowers used_end past the free entries at the top. */
+static void forget(ftpd_guard *g, entry *e)
+{
+    e->key_len = 0;
+    while (g->used_end && g->e[g->used_end - 1].key_len == 0)
+        g->used_end--;
+}
+
 /* The live entry for key, expiring an old window; NULL when none. */
 static entry *find(ftpd_guard *g, const unsigned char *k, size_t n, double t)
 {
-    for (unsigned i = 0; i < g->capacity; i++) {
+    for (unsigned i = 0; i < g->used_end; i++) {
         entry *e = &g->e[i];
         if (e->key_len != n || memcmp(e->key, k, n))
             continue;
         if (e->banned_until <= t && t - e->last > g->ban_time) {
-            e->key_len = 0; /* forgotten */
+            forget(g, e);
             return NULL;
         }
         return e;
@@ -117,12 +129,14 @@ static entry *find_or_add(ftpd_guard *g, const unsigned char *k, size_t n,
     if (e)
         return e;
     entry *victim = NULL;
-    for (unsigned i = 0; i < g->capacity; i++) {
+    bool reusable = false;
+    for (unsigned i = 0; i < g->used_end; i++) {
         entry *c = &g->e[i];
         bool stale = c->key_len == 0 ||
                      (c->banned_until <= t && t - c->last > g->ban_time);
         if (stale) {
             victim = c;
+            reusable = true;
             break;
         }
         /* Full: reuse the entry whose last failure is oldest, bans last. */
@@ -131,6 +145,8 @@ static entry *find_or_add(ftpd_guard *g, const unsigned char *k, size_t n,
              c->last < victim->last))
             victim = c;
     }
+    if (!reusable && g->used_end < g->capacity)
+        victim = &g->e[g->used_end++];
     memset(victim, 0, sizeof *victim);
     memcpy(victim->key, k, n);
     victim->key_len = n;
@@ -201,7 +217,7 @@ void ftpd_guard_success(ftpd_guard *g, const char *user)
     size_t n = user_key(user, k);
     entry *e = find(g, k, n, t);
     if (e && e->banned_until <= t)
-        e->key_len = 0;
+        forget(g, e);
     pthread_mutex_unlock(&g->lock);
 }
 
@@ -212,7 +228,7 @@ unsigned ftpd_guard_bans_active(ftpd_guard *g)
     double t = now();
     unsigned n = 0;
     pthread_mutex_lock(&g->lock);
-    for (unsigned i = 0; i < g->capacity; i++)
+    for (unsigned i = 0; i < g->used_end; i++)
         if (g->e[i].key_len && g->e[i].banned_until > t)
             n++;
     pthread_mutex_unlock(&g->lock);
