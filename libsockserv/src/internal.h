@@ -40,7 +40,10 @@ struct ss_server_priv {
     /* ThreadingMixIn */
     struct ss_thread_rec *threads;      /* live request threads */
     struct ss_thread_rec *done_threads; /* finished, to be joined */
+    struct ss_thread_rec *parked_threads; /* done, waiting for a request */
     size_t active_threads;
+    unsigned parked;          /* on parked_threads */
+    bool threads_closing;     /* server_close: parked threads must leave */
 
     /* ForkingMixIn */
     pid_t *children;

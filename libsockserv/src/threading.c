@@ -1,9 +1,15 @@
 /* threading.c - ThreadingMixIn: a thread per request, all of them accounted
- * for, so server_close() never returns while one still uses the server. */
+ * for, so server_close() never returns while one still uses the server.
+ *
+ * With thread_cache > 0 a thread whose request is done parks for a while
+ * and runs the next request instead of exiting: creating a thread (clone,
+ * a kernel stack, the TLS block) was most of the accepting thread's time
+ * per connection. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <sockserv/threading.h>
 
@@ -23,18 +29,90 @@ struct ss_thread_rec {
     bool starting;   /* pthread_create has not returned: tid not yet set */
     bool done;       /* the thread has left the server */
     bool fd_live;    /* req.fd still belongs to the request */
+    bool has_work;   /* parked, and handed a new request */
+    pthread_cond_t wake; /* a parked thread waits here (CLOCK_MONOTONIC) */
 };
 
-static void unlink_live_locked(struct ss_server_priv *p,
-                               struct ss_thread_rec *rec)
+/* Unlinks rec from the doubly linked list at *head (the live or the
+ * parked threads; a record is on at most one). */
+static void unlink_locked(struct ss_thread_rec **head,
+                          struct ss_thread_rec *rec)
 {
     if (rec->prev)
         rec->prev->next = rec->next;
     else
-        p->threads = rec->next;
+        *head = rec->next;
     if (rec->next)
         rec->next->prev = rec->prev;
     rec->prev = rec->next = NULL;
+}
+
+static void push_locked(struct ss_thread_rec **head, struct ss_thread_rec *rec)
+{
+    rec->prev = NULL;
+    rec->next = *head;
+    if (*head)
+        (*head)->prev = rec;
+    *head = rec;
+}
+
+/* now + seconds on CLOCK_MONOTONIC, the clock of every rec->wake. */
+static struct timespec deadline_in(double seconds)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (seconds < 0)
+        seconds = 0;
+    if (seconds > 86400)
+        seconds = 86400;
+    long long ns = (long long)(seconds * 1e9) + t.tv_nsec;
+    t.tv_sec += (time_t)(ns / 1000000000);
+    t.tv_nsec = (long)(ns % 1000000000);
+    return t;
+}
+
+/* Waits on rec->wake until work, the server's close or until; true when
+ * until passed first.  Called with the lock held. */
+static bool wait_locked(struct ss_server_priv *p, struct ss_thread_rec *rec,
+                        const struct timespec *until)
+{
+    while (!rec->has_work && !p->threads_closing)
+        if (pthread_cond_timedwait(&rec->wake, &p->lock, until) == ETIMEDOUT)
+            return !rec->has_work && !p->threads_closing;
+    return false;
+}
+
+/* A parked thread that has waited this long gives back its deep stack
+ * pages.  Not at once: under a stream of connections the madvise (a TLB
+ * shootdown across every thread of the process) and the page faults that
+ * bring the pages back cost more than the thread creation saved. */
+#define PARK_TRIM_SECONDS 1.0
+
+/* Parks the calling thread, whose request is done, until process_request
+ * hands it another (true) or thread_cache_idle passes or the server closes
+ * (false: it is back off the parked list).  Called with the lock held. */
+static bool park_locked(ss_server *s, struct ss_thread_rec *rec)
+{
+    struct ss_server_priv *p = s->priv;
+    rec->has_work = false;
+    push_locked(&p->parked_threads, rec);
+    p->parked++;
+    double idle = s->thread_cache_idle;
+    struct timespec until = deadline_in(idle);
+    if (idle > PARK_TRIM_SECONDS) {
+        struct timespec trim = deadline_in(PARK_TRIM_SECONDS);
+        if (wait_locked(p, rec, &trim)) {
+            pthread_mutex_unlock(&p->lock);
+            ss_thread_release_stack();
+            pthread_mutex_lock(&p->lock);
+        }
+    }
+    wait_locked(p, rec, &until);
+    if (rec->has_work)
+        return true; /* process_request moved it to the live list */
+    unlink_locked(&p->parked_threads, rec);
+    p->parked--;
+    return false;
 }
 
 void ss_threading_mixin_configure(ss_server *s)
@@ -42,17 +120,19 @@ void ss_threading_mixin_configure(ss_server *s)
     SS_MIXIN_SUPER(s, &ss_threading_mixin, configure)(s);
     s->daemon_threads = false;
     s->block_on_close = true;
+    s->thread_cache = 0;
+    s->thread_cache_idle = 10.0;
 }
 
-/* Python's process_request_thread. */
+/* Python's process_request_thread, once per request the thread runs. */
 static void *request_thread(void *arg)
 {
     struct ss_thread_rec *rec = arg;
     ss_server *s = rec->server;
     struct ss_server_priv *p = s->priv;
     ss_error err;
+again:
     ss_error_clear(&err);
-
     int rc = s->vt.finish_request(s, &rec->req, &rec->client, &err);
     if (rc < 0) {
         ss__error_default(&err, rc, "finish_request");
@@ -66,11 +146,17 @@ static void *request_thread(void *arg)
     ss__count_finished(s);
 
     pthread_mutex_lock(&p->lock);
+    unlink_locked(&p->threads, rec);
+    p->active_threads--;
+    pthread_cond_broadcast(&p->cond);
+    if (p->parked < s->thread_cache && !p->threads_closing &&
+        park_locked(s, rec)) {
+        pthread_mutex_unlock(&p->lock);
+        goto again;
+    }
     rec->done = true;
-    unlink_live_locked(p, rec);
     rec->next = p->done_threads;
     p->done_threads = rec;
-    p->active_threads--;
     pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -89,6 +175,7 @@ static void reap_locked(struct ss_server_priv *p)
         }
         pthread_join(rec->tid, NULL);
         *link = rec->next;
+        pthread_cond_destroy(&rec->wake);
         free(rec);
     }
 }
@@ -97,9 +184,34 @@ int ss_threading_mixin_process_request(ss_server *s, ss_request *req,
                                        const ss_addr *client, ss_error *err)
 {
     struct ss_server_priv *p = s->priv;
-    struct ss_thread_rec *rec = calloc(1, sizeof *rec);
+    pthread_mutex_lock(&p->lock);
+    reap_locked(p);
+    struct ss_thread_rec *rec = p->parked_threads;
+    if (rec) { /* the thread parked last: its stack is the warmest */
+        unlink_locked(&p->parked_threads, rec);
+        p->parked--;
+        rec->req = *req;
+        rec->client = *client;
+        rec->fd_live = true;
+        rec->has_work = true;
+        push_locked(&p->threads, rec);
+        p->active_threads++;
+        pthread_cond_signal(&rec->wake);
+        pthread_mutex_unlock(&p->lock);
+        req->fd = -1;
+        req->packet = NULL;
+        return 0;
+    }
+    pthread_mutex_unlock(&p->lock);
+
+    rec = calloc(1, sizeof *rec);
     if (!rec)
         return ss_error_set(err, -ENOMEM, "thread: out of memory");
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&rec->wake, &ca);
+    pthread_condattr_destroy(&ca);
     rec->server = s;
     rec->req = *req;
     rec->client = *client;
@@ -107,11 +219,7 @@ int ss_threading_mixin_process_request(ss_server *s, ss_request *req,
 
     rec->starting = true;
     pthread_mutex_lock(&p->lock);
-    reap_locked(p);
-    rec->next = p->threads;
-    if (p->threads)
-        p->threads->prev = rec;
-    p->threads = rec;
+    push_locked(&p->threads, rec);
     p->active_threads++;
     pthread_mutex_unlock(&p->lock);
     /* Created outside the lock: the new thread and those finishing would
@@ -120,10 +228,11 @@ int ss_threading_mixin_process_request(ss_server *s, ss_request *req,
     pthread_mutex_lock(&p->lock);
     rec->starting = false;
     if (rc != 0) {
-        unlink_live_locked(p, rec);
+        unlink_locked(&p->threads, rec);
         p->active_threads--;
         pthread_cond_broadcast(&p->cond);
         pthread_mutex_unlock(&p->lock);
+        pthread_cond_destroy(&rec->wake);
         free(rec);
         return ss_error_set(err, -rc, "pthread_create: %s", ss_strerror(-rc));
     }
@@ -153,10 +262,24 @@ void ss_threading_mixin_server_close(ss_server *s)
             if (r->fd_live && !r->done && r->req.packet == NULL)
                 shutdown(r->req.fd, SHUT_RDWR);
     }
-    while (p->active_threads > 0)
+    /* Parked threads leave now, not after thread_cache_idle. */
+    p->threads_closing = true;
+    for (struct ss_thread_rec *r = p->parked_threads; r; r = r->next)
+        pthread_cond_signal(&r->wake);
+    while (p->active_threads > 0 || p->parked > 0)
         pthread_cond_wait(&p->cond, &p->lock);
     reap_locked(p);
     pthread_mutex_unlock(&p->lock);
+}
+
+size_t ss_threading_parked_threads(ss_server *s)
+{
+    if (!s->priv)
+        return 0;
+    pthread_mutex_lock(&s->priv->lock);
+    size_t n = s->priv->parked;
+    pthread_mutex_unlock(&s->priv->lock);
+    return n;
 }
 
 size_t ss_threading_active_threads(ss_server *s)

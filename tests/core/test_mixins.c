@@ -351,6 +351,117 @@ Test(threading, threads_reaped_serve_forever, .timeout = 60)
     ss_server_close(&srv);
 }
 
+/* --- thread_cache: finished threads run the next requests ------------------ */
+
+/* Echoes a line and records the thread it ran on. */
+static _Atomic unsigned long tc_last_thread;
+static atomic_int tc_distinct;
+
+static int tc_handle(ss_handler *h, ss_error *err)
+{
+    ss_stream_handler *sh = (ss_stream_handler *)h;
+    unsigned long me = (unsigned long)pthread_self();
+    if (atomic_exchange(&tc_last_thread, me) != me)
+        atomic_fetch_add(&tc_distinct, 1);
+    char line[64];
+    ssize_t n = ss_rfile_readline(&sh->rfile, line, sizeof line);
+    if (n < 0)
+        return ss_error_set(err, (int)n, "readline");
+    return ss_wfile_write(&sh->wfile, line, (size_t)n);
+}
+
+static const ss_handler_class tc_handler_class = {
+    .base = &ss_stream_request_handler_class,
+    .name = "ThreadRecordingHandler",
+    .handle = tc_handle,
+};
+
+typedef struct {
+    ss_server *srv;
+    size_t want;
+    int tasks;
+} tc_wait;
+
+static bool tc_parked_pred(void *arg)
+{
+    tc_wait *w = arg;
+    return ss_threading_parked_threads(w->srv) == w->want;
+}
+
+static bool tc_parked_is(ss_server *srv, size_t want)
+{
+    tc_wait w = {.srv = srv, .want = want};
+    return ct_wait_for(tc_parked_pred, &w, CT_DEADLINE);
+}
+
+static bool tc_tasks_pred(void *arg)
+{
+    return count_tasks() <= ((tc_wait *)arg)->tasks;
+}
+
+Test(threading, thread_cache_runs_sequential_requests_on_one_thread,
+     .timeout = 60)
+{
+    mx_state st;
+    mx_init(&st);
+    ss_server srv;
+    make(&srv, &mx_threading_tcp, &tc_handler_class, &st,
+         SS_BIND_AND_ACTIVATE);
+    cr_assert_eq(srv.thread_cache, 0, "off by default, as in Python");
+    srv.thread_cache = 2;
+    ct_serve serve;
+    ct_serve_start(&serve, &srv, 0.02);
+    int tasks0 = count_tasks();
+    for (int i = 0; i < 20; i++) {
+        ct_echo_check(&srv.server_address, SOCK_STREAM);
+        /* The thread parks once its request is done. */
+        cr_assert(tc_parked_is(&srv, 1), "request %d: no thread parked", i);
+    }
+    cr_expect_eq(atomic_load(&tc_distinct), 1, "%d threads ran 20 requests",
+                 atomic_load(&tc_distinct));
+    cr_expect_leq(count_tasks() - tasks0, 1);
+    cr_assert_eq(ct_serve_stop(&serve), 0);
+    double t0 = ts_now();
+    ss_server_close(&srv);
+    /* Not after thread_cache_idle (10 s): at once. */
+    cr_expect_lt(ts_now() - t0, 5.0, "server_close waited for a parked thread");
+    cr_expect_eq(ss_threading_parked_threads(&srv), 0);
+    cr_expect_eq(count_tasks(), tasks0 - 1, "a thread was left"); /* serve stopped */
+}
+
+Test(threading, thread_cache_keeps_at_most_n_for_at_most_idle_seconds,
+     .timeout = 60)
+{
+    mx_state st;
+    mx_init(&st);
+    ss_server srv;
+    make(&srv, &mx_threading_tcp, &blocking_handler_class, &st,
+         SS_BIND_AND_ACTIVATE);
+    srv.thread_cache = 2;
+    srv.thread_cache_idle = 0.5;
+    ct_serve serve;
+    ct_serve_start(&serve, &srv, 0.02);
+    int tasks0 = count_tasks();
+    int fds[5];
+    for (int i = 0; i < 5; i++)
+        fds[i] = ct_connect(&srv.server_address, SOCK_STREAM);
+    cr_assert(ct_wait_count(&st.entered, 5, CT_DEADLINE));
+    cr_expect_eq(count_tasks() - tasks0, 5);
+    mx_release(&st);
+    cr_assert(ct_wait_count(&st.left, 5, CT_DEADLINE));
+    for (int i = 0; i < 5; i++)
+        ct_close(fds[i]);
+    /* Two wait for work, the other three exit; then the two time out. */
+    cr_assert(tc_parked_is(&srv, 2), "two threads did not park");
+    cr_expect_leq(ss_threading_parked_threads(&srv), 2);
+    cr_assert(tc_parked_is(&srv, 0), "parked threads did not time out");
+    tc_wait w = {.tasks = tasks0};
+    cr_expect(ct_wait_for(tc_tasks_pred, &w, CT_DEADLINE), "%d threads left",
+              count_tasks() - tasks0);
+    cr_assert_eq(ct_serve_stop(&serve), 0);
+    ss_server_close(&srv);
+}
+
 /* --- forking ------------------------------------------------------------------- */
 
 Test(forking, close_immediately, .timeout = 30)

@@ -151,6 +151,9 @@ struct ss_server {
     unsigned pool_workers;    /* ThreadPoolMixIn: worker threads */
     unsigned pool_queue_size; /* ThreadPoolMixIn: requests that may wait */
     int pool_when_full;       /* ThreadPoolMixIn: SS_POOL_WAIT or _REFUSE */
+    unsigned thread_cache;    /* ThreadingMixIn: finished threads kept to
+                                 run the next requests (0: none, as Python) */
+    double thread_cache_idle; /* ThreadingMixIn: s a kept thread waits */
 
     /* private */
     ss_server_class vt; /* the class with every slot resolved */

@@ -13,6 +13,13 @@
  * service_actions(), so a long-running server keeps no dead threads
  * (CPython bpo-37193).
  *
+ * thread_cache (0, as Python): with N > 0, up to N threads whose request
+ * is done wait thread_cache_idle seconds (10) for the next request instead
+ * of exiting, so a busy server does not pay for a thread per connection.
+ * A request still has a thread to itself while it runs; what a handler
+ * leaves in thread-local storage is seen by the next request on it.
+ * server_close() ends the waiting threads at once.
+ *
  * A handler that fails reaches handle_error() on its own thread; a fatal
  * error (ss_error_fatal) skips handle_error(), as a BaseException does in
  * Python, and only ends that request.
@@ -53,6 +60,9 @@ void ss_threading_mixin_server_close(ss_server *self);
 
 /* Request threads running now (started and not yet finished).  Any thread. */
 size_t ss_threading_active_threads(ss_server *self);
+
+/* Threads kept by thread_cache, waiting for a request now.  Any thread. */
+size_t ss_threading_parked_threads(ss_server *self);
 
 /* Gives back to the kernel the pages of the calling thread's stack below
  * the caller's frame (madvise MADV_DONTNEED), which the thread touched
