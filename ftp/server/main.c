@@ -598,6 +598,10 @@ static void on_watchdog(uv_timer_t *t)
     ss_notifier_watchdog_tick(&a->notifier, NULL);
 }
 
+/* Threads kept between sessions (each holds two stack pages while it
+ * waits, for at most thread_cache_idle). */
+#define SESSION_THREAD_CACHE 32
+
 static const ss_server_class *class_for(int family, ftpd_concurrency mode)
 {
     bool unix_sock = family == AF_UNIX;
@@ -634,6 +638,9 @@ static int start_one(app *a, const char *text, int fd, bool implicit)
     srv->allow_reuse_address = family != AF_UNIX;
     srv->block_on_close = true;
     srv->daemon_threads = false;
+    /* Threading mode: a thread whose session ended runs the next one, so
+     * the accepting thread does not create a thread per connection. */
+    srv->thread_cache = SESSION_THREAD_CACHE;
     srv->max_children = c->max_sessions;
     /* Before TLS, on plain and implicit listeners alike: the balancer's
      * header comes in clear before the ClientHello. */
