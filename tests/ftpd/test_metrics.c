@@ -1,5 +1,6 @@
 /* tests/ftpd/test_metrics.c - the metrics page (metrics_listen): scraped
- * with curl, parsed as the Prometheus text format (every sample under a
+ * with curl, parsed by the Prometheus project's Python client
+ * (prom_check.py) and here as the Prometheus text format (every sample under a
  * HELP and a TYPE, valid names, counters ending in _total, the last line
  * ended), and its values checked after known logins, an upload, a
  * download and a quota refusal, with threads and with forked sessions; a
@@ -154,7 +155,19 @@ static void scrape(page *p)
     cr_assert_eq(st, 0, "curl: %s", err);
     cr_assert(strstr(err, "200 OK"), "%s", err);
     cr_assert(strstr(err, "text/plain; version=0.0.4"), "%s", err);
+    /* The Prometheus project's own parser first (parse() cuts the text). */
+    char *check[] = {"/usr/bin/python3",
+                     (char *)ts_source_path("tests/ftpd/prom_check.py"), NULL};
+    char out[256];
+    st = ts_run(check, p->text, strlen(p->text), out, sizeof out, err,
+                sizeof err, 30);
+    cr_assert_eq(st, 0, "prom_check.py (python3-prometheus-client, "
+                 "scripts/deps.sh): %s\n%s", err, p->text);
+    unsigned families = 0, samples = 0;
+    cr_assert_eq(sscanf(out, "OK %u %u", &families, &samples), 2, "%s", out);
     parse(p);
+    cr_assert_eq(families, p->nnames, "%s", out);
+    cr_assert_eq(samples, p->nsamples, "%s", out);
 }
 
 /* The value of a sample: "name" or "name{labels}" as printed. */
