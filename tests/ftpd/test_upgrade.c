@@ -144,6 +144,48 @@ Test(ftpd_upgrade, download_survives_sigusr2_and_logins_keep_working,
     ftx_stop(&s, true);
 }
 
+/* SIGHUP re-reads the users file only; a changed config file takes effect
+ * through an upgrade, whose new process reads it as it starts. */
+Test(ftpd_upgrade, sigusr2_applies_a_changed_config_file, .timeout = 120)
+{
+    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    ftx_server s;
+    ftx_init(&s, "ftpd-upgrade-config");
+    char conf[700];
+    snprintf(conf, sizeof conf, "%s/ftpd.conf", s.dir);
+    ftx_write_file(conf, "banner = first config\n", 21);
+    const char *extra[] = {"--config", conf, NULL};
+    ftx_start(&s, extra);
+    ftc c;
+    ftc_open(&c, &s);
+    cr_assert(strstr(c.reply, "first config"), "%s", c.reply);
+    ftc_close(&c);
+
+    ftx_write_file(conf, "banner = second config\n", 22);
+    kill(s.proc.pid, SIGHUP); /* users only: the banner stays */
+    cr_assert_eq(dt_wait_text(&s.proc, "SIGHUP: users file", false, 30.0), 0,
+                 "%s", s.proc.err);
+    ftc_open(&c, &s);
+    cr_assert(strstr(c.reply, "first config"), "%s", c.reply);
+    ftc_close(&c);
+
+    kill(s.proc.pid, SIGUSR2);
+    char rest[32];
+    cr_assert_eq(dt_wait_nth_line(&s.proc, "upgraded: new server pid ", 1, rest,
+                                  sizeof rest, 60.0), 0, "%s", s.proc.err);
+    ftc_open(&c, &s);
+    cr_assert(strstr(c.reply, "second config"), "%s", c.reply);
+    ftc_close(&c);
+    int st = wait_exit(s.proc.pid, 60.0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "old exit %d", st);
+    s.running = false;
+    pid_t next = (pid_t)atol(rest);
+    kill(next, SIGTERM);
+    st = wait_exit(next, 60.0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "new exit %d", st);
+    ftx_stop(&s, true);
+}
+
 /* --- upgrades in a row under load ----------------------------------------- */
 
 #define LOADERS 4
