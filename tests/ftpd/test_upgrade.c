@@ -68,19 +68,45 @@ static void login(ftc *c, ftx_server *s)
     cr_assert_eq(ftc_cmd(c, "TYPE I"), 200);
 }
 
+/* A server (this process its generations' subreaper) with user alice and
+ * BIG bytes of seed in her big.bin; returns the file's path. */
+static const char *start_with_big_file(ftx_server *s, const char *tag,
+                                       unsigned seed, const char *const *extra)
+{
+    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    ftx_init(s, tag);
+    ftx_add_user(s, "alice", "secret", "1G");
+    const char *file = ftx_home_path(s, "alice", "big.bin");
+    ftx_make_file(file, BIG, seed);
+    ftx_start(s, extra);
+    return file;
+}
+
+/* Reads the rest of a download of BIG bytes on data connection d (got of
+ * them in back already, which is freed), expects 226 on c and the bytes
+ * of file on disk exactly. */
+static void finish_download(ftc *c, int d, char *back, size_t got,
+                            const char *file)
+{
+    cr_assert_eq(ts_read_full(d, back + got, BIG + 1 - got),
+                 (ssize_t)(BIG - got));
+    close(d);
+    cr_assert_eq(ftc_reply(c), 226, "%s", c->reply);
+    size_t n;
+    char *disk = ftx_read_file(file, &n);
+    cr_assert(n == BIG && memcmp(disk, back, BIG) == 0, "download differs");
+    free(disk);
+    free(back);
+}
+
 Test(ftpd_upgrade, download_survives_sigusr2_and_logins_keep_working,
      .timeout = 180)
 {
-    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     ftx_server s;
-    ftx_init(&s, "ftpd-upgrade");
-    ftx_add_user(&s, "alice", "secret", "1G");
-    const char *file = ftx_home_path(&s, "alice", "big.bin");
-    ftx_make_file(file, BIG, 12);
     /* The metrics page's port goes over too: the new process could not
      * bind it while the old one holds it. */
     const char *extra[] = {"--set", "metrics_listen=127.0.0.1:0", NULL};
-    ftx_start(&s, extra);
+    const char *file = start_with_big_file(&s, "ftpd-upgrade", 12, extra);
     char url[96];
     cr_assert_eq(ts_wait_line(&s.proc, "metrics on ", url, sizeof url, 10.0), 0);
     cr_assert_eq(scrape(url), 200);
@@ -107,15 +133,7 @@ Test(ftpd_upgrade, download_survives_sigusr2_and_logins_keep_working,
     cr_assert_eq(ftc_cmd(&during, "PWD"), 257);
     cr_assert_eq(ftc_cmd(&idle, "NOOP"), 200, "the old process keeps it");
 
-    cr_assert_eq(ts_read_full(d, back + 65536, BIG + 1 - 65536),
-                 (ssize_t)(BIG - 65536));
-    close(d);
-    cr_assert_eq(ftc_reply(&c), 226, "%s", c.reply);
-    size_t n;
-    char *disk = ftx_read_file(file, &n);
-    cr_assert(n == BIG && memcmp(disk, back, BIG) == 0, "download differs");
-    free(disk);
-    free(back);
+    finish_download(&c, d, back, 65536, file);
 
     /* Its last sessions gone, the old process exits by itself, cleanly. */
     ftc_cmd(&c, "QUIT");
@@ -132,6 +150,7 @@ Test(ftpd_upgrade, download_survives_sigusr2_and_logins_keep_working,
     ftc after;
     login(&after, &s);
     char *list;
+    size_t n;
     cr_assert_eq(ftc_get(&after, "RETR big.bin", &list, &n), 226, "%s", after.reply);
     cr_assert_eq(n, BIG);
     free(list);
@@ -288,13 +307,8 @@ static void wait_progress(struct load *l, long more)
 Test(ftpd_upgrade, twenty_upgrades_under_logins_refuse_nothing,
      .timeout = 300)
 {
-    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     ftx_server s;
-    ftx_init(&s, "ftpd-upgrades");
-    ftx_add_user(&s, "alice", "secret", "1G");
-    const char *file = ftx_home_path(&s, "alice", "big.bin");
-    ftx_make_file(file, BIG, 13);
-    ftx_start(&s, NULL);
+    const char *file = start_with_big_file(&s, "ftpd-upgrades", 13, NULL);
 
     /* The download: started before the first upgrade, read a little
      * after each, so it is still running when the last one is done. */
@@ -341,15 +355,7 @@ Test(ftpd_upgrade, twenty_upgrades_under_logins_refuse_nothing,
     cr_assert_gt(atomic_load(&l.ok), 3L * UPGRADES);
     cr_log_info("%ld sessions across %d upgrades", atomic_load(&l.ok), UPGRADES);
 
-    cr_assert_eq(ts_read_full(d, back + got, BIG + 1 - got),
-                 (ssize_t)(BIG - got));
-    close(d);
-    cr_assert_eq(ftc_reply(&c), 226, "%s", c.reply);
-    size_t n;
-    char *disk = ftx_read_file(file, &n);
-    cr_assert(n == BIG && memcmp(disk, back, BIG) == 0, "download differs");
-    free(disk);
-    free(back);
+    finish_download(&c, d, back, got, file);
     ftc_cmd(&c, "QUIT");
     ftc_close(&c);
 
