@@ -9,6 +9,7 @@ SOCKSERV_BUILD_PACKAGES=(gcc meson ninja-build pkg-config libuv1-dev libssl-dev)
 # (scripts/pgtmp), the quick start needs neither.
 SOCKSERV_TEST_PACKAGES=(libcriterion-dev libedit-dev openssl python3
     python3-pyftpdlib python3-openssl curl lftp netcat-openbsd procps tmux
+    python3-prometheus-client
     haproxy
     libpq-dev postgresql
     scdoc man-db systemd debhelper dpkg-dev fakeroot lintian git logrotate)

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 int dt_free_port(void)
@@ -83,6 +85,22 @@ int dt_echo_roundtrip(const char *addr_text, const void *buf, size_t len)
     }
     close(fd);
     return rc;
+}
+
+int dt_reap_all(double timeout_s)
+{
+    double deadline = ts_now() + timeout_s;
+    for (;;) {
+        pid_t w = waitpid(-1, NULL, WNOHANG);
+        if (w < 0 && errno == ECHILD)
+            return 0;
+        if (ts_now() >= deadline)
+            return -ETIMEDOUT;
+        if (w == 0) {
+            struct timespec t = {0, 20 * 1000 * 1000};
+            nanosleep(&t, NULL); /* polling with a deadline, not a sync */
+        }
+    }
 }
 
 int dt_notify_receiver(const char *address, double timeout_s)

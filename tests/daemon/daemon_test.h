@@ -30,6 +30,11 @@ int dt_wait_nth_line(ts_proc *p, const char *prefix, int n, char *rest,
  * / -EPROTO on a short or wrong echo. */
 int dt_echo_roundtrip(const char *addr, const void *buf, size_t len);
 
+/* Reaps every child of this process (a subreaper: every generation of an
+ * upgraded server) until there is none left or timeout_s passes, polling
+ * with a deadline.  0, or -ETIMEDOUT when one is still running. */
+int dt_reap_all(double timeout_s);
+
 /* A unix datagram socket bound to `address` ("/path" or "@abstract"),
  * with a receive timeout.  Returns the fd. */
 int dt_notify_receiver(const char *address, double timeout_s);

@@ -33,22 +33,6 @@ static void become_subreaper(void)
     cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
 }
 
-/* Reaps every child (all generations) with a deadline. */
-static void reap_all(double timeout_s)
-{
-    double deadline = ts_now() + timeout_s;
-    for (;;) {
-        pid_t w = waitpid(-1, NULL, WNOHANG);
-        if (w < 0 && errno == ECHILD)
-            return;
-        cr_assert(ts_now() < deadline, "a server generation did not exit");
-        if (w == 0) {
-            struct timespec t = {0, 20 * 1000 * 1000};
-            nanosleep(&t, NULL); /* polling with a deadline, not a sync */
-        }
-    }
-}
-
 /* Sanitizer builds: a report from any generation (they share stderr). */
 static void no_sanitizer_report(ts_proc *p)
 {
@@ -165,7 +149,7 @@ static void upgrade_loop(const char *mode, int upgrades)
     /* The last generation still serves, then stops cleanly. */
     cr_assert_eq(dt_echo_roundtrip(addr, "last\n", 5), 0);
     cr_assert_eq(kill(pid, SIGTERM), 0);
-    reap_all(30.0);
+    cr_assert_eq(dt_reap_all(30.0), 0, "a server generation did not exit");
     ts_drain(&p);
     cr_assert_null(strstr(p.err, "upgrade failed"), "%s", p.err);
     no_sanitizer_report(&p);
@@ -243,7 +227,7 @@ Test(upgrade, failed_new_binary_leaves_the_old_one_serving, .timeout = 120)
                                   sizeof rest, 30.0), 0, "%s", p.err);
     cr_assert_eq(dt_echo_roundtrip(addr, "new one\n", 8), 0);
     kill((pid_t)atol(rest), SIGTERM);
-    reap_all(30.0);
+    cr_assert_eq(dt_reap_all(30.0), 0, "a server generation did not exit");
     no_sanitizer_report(&p);
     ts_rmtree(dir);
 }

@@ -1,8 +1,10 @@
 /* tests/ftpd/test_metrics.c - the metrics page (metrics_listen): scraped
- * with curl, parsed as the Prometheus text format (every sample under a
+ * with curl, parsed by the Prometheus project's Python client
+ * (prom_check.py) and here as the Prometheus text format (every sample under a
  * HELP and a TYPE, valid names, counters ending in _total, the last line
  * ended), and its values checked after known logins, an upload, a
- * download and a quota refusal, with threads and with forked sessions. */
+ * download and a quota refusal, with threads and with forked sessions; a
+ * download under way and a ban with the connection it refuses. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,7 +155,19 @@ static void scrape(page *p)
     cr_assert_eq(st, 0, "curl: %s", err);
     cr_assert(strstr(err, "200 OK"), "%s", err);
     cr_assert(strstr(err, "text/plain; version=0.0.4"), "%s", err);
+    /* The Prometheus project's own parser first (parse() cuts the text). */
+    char *check[] = {"/usr/bin/python3",
+                     (char *)ts_source_path("tests/ftpd/prom_check.py"), NULL};
+    char out[256];
+    st = ts_run(check, p->text, strlen(p->text), out, sizeof out, err,
+                sizeof err, 30);
+    cr_assert_eq(st, 0, "prom_check.py (python3-prometheus-client, "
+                 "scripts/deps.sh): %s\n%s", err, p->text);
+    unsigned families = 0, samples = 0;
+    cr_assert_eq(sscanf(out, "OK %u %u", &families, &samples), 2, "%s", out);
     parse(p);
+    cr_assert_eq(families, p->nnames, "%s", out);
+    cr_assert_eq(samples, p->nsamples, "%s", out);
 }
 
 /* The value of a sample: "name" or "name{labels}" as printed. */
@@ -262,6 +276,73 @@ Test(metrics_threading, figures_follow_known_logins_and_transfers)
 Test(metrics_forking, forked_sessions_add_up_in_the_figures)
 {
     known_traffic();
+}
+
+/* --- gauges while something happens --------------------------------------- */
+
+/* A download under way is a running transfer; two failed logins from
+ * 127.0.0.2 ban its host and the name tried, and the next connection from
+ * there is refused by verify_request before a session starts. */
+Test(metrics_off, a_running_download_and_a_ban_show_on_the_page,
+     .timeout = 60)
+{
+    ftx_init(&srv, "ftpd-metrics-gauges");
+    ftx_add_user(&srv, "alice", "pw", "1G");
+    enum { BIG = 16 * 1024 * 1024 }; /* more than the socket buffers hold */
+    ftx_make_file(ftx_home_path(&srv, "alice", "big.bin"), BIG, 5);
+    const char *extra[] = {"--set", "metrics_listen=127.0.0.1:0", "--set",
+                           "ban_after_failures=2", NULL};
+    ftx_start(&srv, extra);
+    char rest[200];
+    cr_assert_eq(ts_wait_line(&srv.proc, "metrics on ", rest, sizeof rest, 10),
+                 0, "%s", srv.proc.out);
+    snprintf(metrics_url, sizeof metrics_url, "%s", rest);
+    page *p = malloc(sizeof *p);
+
+    ftc c;
+    ftc_open(&c, &srv);
+    ftc_login(&c, "alice", "pw");
+    cr_assert_eq(ftc_cmd(&c, "TYPE I"), 200);
+    int d = ftc_epsv(&c);
+    cr_assert_eq(ftc_cmd(&c, "RETR big.bin"), 150, "%s", c.reply);
+    char *back = malloc(BIG);
+    cr_assert_eq(ts_read_full(d, back, 65536), 65536);
+    scrape(p);
+    cr_expect_eq(value(p, "ftpd_transfers_running"), 1);
+    cr_expect_eq(value(p, "ftpd_sessions_active"), 1);
+    cr_expect_eq(lib(p, "sockserv_connections_active", NULL), 1);
+
+    ftc bad;
+    ftc_open_from(&bad, &srv, "127.0.0.2");
+    cr_assert_eq(ftc_cmd(&bad, "USER mallory"), 331);
+    cr_assert_eq(ftc_cmd(&bad, "PASS wrong"), 530, "%s", bad.reply);
+    cr_assert_eq(ftc_cmd(&bad, "USER mallory"), 331);
+    cr_assert_eq(ftc_cmd(&bad, "PASS wrong"), 421, "the second starts the ban: %s",
+                 bad.reply);
+    ftc_close(&bad);
+    ftc refused = {.addr = srv.addr};
+    refused.fd = ts_connect_from("127.0.0.2", &srv.addr, 20);
+    cr_assert_geq(refused.fd, 0);
+    cr_assert_eq(ftc_reply(&refused), 421, "%s", refused.reply);
+    ftc_close(&refused);
+
+    cr_assert_eq(ts_read_full(d, back + 65536, BIG - 65536),
+                 (ssize_t)(BIG - 65536));
+    close(d);
+    cr_assert_eq(ftc_reply(&c), 226, "%s", c.reply);
+    free(back);
+    scrape(p);
+    cr_expect_eq(value(p, "ftpd_transfers_running"), 0);
+    cr_expect_eq(value(p, "ftpd_download_bytes_total"), BIG);
+    cr_expect_eq(value(p, "ftpd_logins_total{result=\"failed\"}"), 2);
+    cr_expect_eq(value(p, "ftpd_bans_active"), 2, "the host and the name");
+    cr_expect_eq(lib(p, "sockserv_connections_refused_total",
+                     "reason=\"verify\""), 1);
+    cr_expect_eq(lib(p, "sockserv_connections_accepted_total", NULL), 3);
+    cr_assert_eq(ftc_cmd(&c, "QUIT"), 221);
+    ftc_close(&c);
+    free(p);
+    ftx_stop(&srv, true);
 }
 
 /* --- the HTTP side -------------------------------------------------------- */
