@@ -9,6 +9,13 @@ also goes through here.  When the data bytes relayed in one session (either
 direction) reach CUT_AFTER, that session's data and control connections
 are all dropped, as a network failure would; this happens once, later
 sessions are relayed untouched.  Writes "cut at N" on stderr when it cuts.
+
+The server's order is kept: a transfer's data reaches the client only after
+the 1xx reply the server sent before it.  Control and data are relayed by
+different threads, and without this a loaded machine can relay a whole
+megabyte into the client's socket buffer while the 150 still waits here; the
+cut then drops the 150, the client never learns that the transfer started
+and rightly keeps nothing, and the cut is not "in the middle of a file".
 """
 import re
 import socket
@@ -17,6 +24,9 @@ import threading
 
 lock = threading.Lock()
 state = {"cut_done": False}
+# How long data waits for its 1xx reply before going anyway (a server that
+# sends none must not hang here).
+PRELIM_WAIT_S = 30
 
 
 def close_all(socks):
@@ -39,6 +49,9 @@ class Session:
         self.socks = [client]
         self.data_bytes = 0
         self.dead = False
+        # 1xx replies relayed to the client so far, and its condition.
+        self.prelims = 0
+        self.relayed = threading.Condition(lock)
 
     def track(self, s):
         with lock:
@@ -67,15 +80,32 @@ class Session:
     def kill(self):
         with lock:
             self.dead = True
+            self.relayed.notify_all()
             socks = list(self.socks)
         close_all(socks)
 
-    def pump_data(self, src, dst):
+    def relayed_prelim(self):
+        with lock:
+            self.prelims += 1
+            self.relayed.notify_all()
+
+    def wait_prelim(self, n):
+        """Waits until n 1xx replies were relayed (or the session died)."""
+        with lock:
+            self.relayed.wait_for(lambda: self.dead or self.prelims >= n,
+                                  PRELIM_WAIT_S)
+
+    def pump_data(self, src, dst, prelim=None):
+        """Relays src to dst; with prelim, the first bytes wait for that
+        many 1xx replies to have reached the client."""
         try:
             while True:
                 buf = src.recv(65536)
                 if not buf:
                     break
+                if prelim is not None:
+                    self.wait_prelim(prelim)
+                    prelim = None
                 allowed = self.count(len(buf))
                 if allowed:
                     dst.sendall(buf[:allowed])
@@ -92,7 +122,10 @@ class Session:
                 pass
 
     def open_data(self, port):
-        """A listener that relays one data connection to target:port."""
+        """A listener that relays one data connection to target:port.  Its
+        transfer's 1xx is the next one the server sends."""
+        with lock:
+            prelim = self.prelims + 1
         lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         lsock.bind(("127.0.0.1", 0))
         lsock.listen(1)
@@ -114,7 +147,8 @@ class Session:
                 return
             if not (self.track(c) and self.track(s)):
                 return
-            threading.Thread(target=self.pump_data, args=(s, c), daemon=True).start()
+            threading.Thread(target=self.pump_data, args=(s, c, prelim),
+                             daemon=True).start()
             threading.Thread(target=self.pump_data, args=(c, s), daemon=True).start()
 
         threading.Thread(target=run, daemon=True).start()
@@ -166,6 +200,8 @@ class Session:
                 while b"\n" in pending:
                     line, pending = pending.split(b"\n", 1)
                     self.client.sendall(self.rewrite(line.rstrip(b"\r")) + b"\r\n")
+                    if re.match(rb"^1\d\d ", line):
+                        self.relayed_prelim()
         except OSError:
             pass
         self.kill()
