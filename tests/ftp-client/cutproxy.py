@@ -16,8 +16,11 @@ different threads, and without this a loaded machine can relay a whole
 megabyte into the client's socket buffer while the 150 still waits here; the
 cut then drops the 150, the client never learns that the transfer started
 and rightly keeps nothing, and the cut is not "in the middle of a file".
+For the same reason an upload's cut lets the server read every byte that
+passed before its control connection goes (see let_server_read).
 """
 import re
+import select
 import socket
 import sys
 import threading
@@ -27,6 +30,8 @@ state = {"cut_done": False}
 # How long data waits for its 1xx reply before going anyway (a server that
 # sends none must not hang here).
 PRELIM_WAIT_S = 30
+# How long a cut upload waits for the server to read what passed.
+DRAIN_WAIT_S = 10
 
 
 def close_all(socks):
@@ -95,7 +100,21 @@ class Session:
             self.relayed.wait_for(lambda: self.dead or self.prelims >= n,
                                   PRELIM_WAIT_S)
 
-    def pump_data(self, src, dst, prelim=None):
+    def let_server_read(self, dst):
+        """An upload was cut: the server gets an end of file after what
+        passed, and the control connection goes only once the server closed
+        the data connection (read it all) or after DRAIN_WAIT_S.  Closing
+        both at once lets a server that handles the control connection's
+        end first drop bytes it had not read yet (pyftpdlib kept anything
+        from 0 to all of them), which no real cut makes it do: a cut the
+        server never hears of leaves it reading what arrived."""
+        try:
+            dst.shutdown(socket.SHUT_WR)
+            select.select([dst], [], [], DRAIN_WAIT_S)
+        except (OSError, ValueError):
+            pass
+
+    def pump_data(self, src, dst, prelim=None, upload=False):
         """Relays src to dst; with prelim, the first bytes wait for that
         many 1xx replies to have reached the client."""
         try:
@@ -110,6 +129,8 @@ class Session:
                 if allowed:
                     dst.sendall(buf[:allowed])
                 if allowed < len(buf) or self.dead:
+                    if upload:
+                        self.let_server_read(dst)
                     self.kill()
                     return
         except OSError:
@@ -149,7 +170,8 @@ class Session:
                 return
             threading.Thread(target=self.pump_data, args=(s, c, prelim),
                              daemon=True).start()
-            threading.Thread(target=self.pump_data, args=(c, s), daemon=True).start()
+            threading.Thread(target=self.pump_data, args=(c, s, None, True),
+                             daemon=True).start()
 
         threading.Thread(target=run, daemon=True).start()
         return lsock.getsockname()[1]
@@ -184,7 +206,8 @@ class Session:
                     buf = self.client.recv(65536)
                     if not buf:
                         break
-                    server.sendall(buf)
+                    if not self.dead:  # cut: nothing more reaches either side
+                        server.sendall(buf)
             except OSError:
                 pass
             self.kill()
@@ -199,6 +222,8 @@ class Session:
                 pending += buf
                 while b"\n" in pending:
                     line, pending = pending.split(b"\n", 1)
+                    if self.dead:
+                        continue  # the reply to a cut upload stays here
                     self.client.sendall(self.rewrite(line.rstrip(b"\r")) + b"\r\n")
                     if re.match(rb"^1\d\d ", line):
                         self.relayed_prelim()
