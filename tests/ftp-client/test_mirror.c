@@ -270,15 +270,23 @@ static int parts_below(const char *base)
     return parts;
 }
 
-Test(mirror, parallel_mirror_cut_midway_completes_when_run_again)
+/* The tree of the cut tests: make_tree's, with a 3 MiB a/one.bin, and four
+ * files of 2 MiB. */
+static void make_cut_tree(const char *base, uint32_t seed)
 {
-    ftpt_server_start(&srv, root, NULL);
-    make_tree(src, 3u << 20);
+    make_tree(base, 3u << 20);
     for (int i = 0; i < 4; i++) {
         char name[64];
         snprintf(name, sizeof name, "big%d.bin", i);
-        ftpt_make_file(ftpt_path(src, name), 2u << 20, (uint32_t)i + 100);
+        ftpt_make_file(ftpt_path(base, name), 2u << 20, (uint32_t)i + seed);
     }
+}
+
+/* A --parallel 3 download from the running srv, whose /src is server_src,
+ * cut by the proxy, then run again directly: the cut file resumes. */
+static void cut_download_cycle(const char *server_src)
+{
+    make_cut_tree(server_src, 100);
     /* The session that has moved 1.5 MiB loses its connections: inside the
      * first big file it moves whatever the order (the small files add up to
      * less than 80 KiB, every big one is 2 MiB or more), so a part is left. */
@@ -299,21 +307,15 @@ Test(mirror, parallel_mirror_cut_midway_completes_when_run_again)
     cr_assert(strstr(r->err, "resum"), "nothing was resumed: %s", r->err);
     cr_assert(strstr(r->err, "0 failed"), "%s", r->err);
     free(r);
-    same_tree(src, dst, true);
+    same_tree(server_src, dst, true);
 }
 
-Test(mirror, parallel_upload_cut_midway_completes_when_run_again)
+/* The same upward: local/src to the server's /dst, which is server_dst. */
+static void cut_upload_cycle(const char *server_dst)
 {
-    ftpt_server_start(&srv, root, NULL);
-    char lsrc[700], rdst[700];
+    char lsrc[700];
     snprintf(lsrc, sizeof lsrc, "%s/src", local);
-    snprintf(rdst, sizeof rdst, "%s/dst", root);
-    make_tree(lsrc, 3u << 20);
-    for (int i = 0; i < 4; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "big%d.bin", i);
-        ftpt_make_file(ftpt_path(lsrc, name), 2u << 20, (uint32_t)i + 200);
-    }
+    make_cut_tree(lsrc, 200);
     ftpt_proxy_start(&proxy, &srv, (3l << 20) / 2); /* as above */
     ftpt_run *r = ftpt_client(NULL, "--retries", "0", proxy.url, "mirror", "-R",
                               "--parallel", "3", "/dst", lsrc, NULL);
@@ -327,7 +329,21 @@ Test(mirror, parallel_upload_cut_midway_completes_when_run_again)
               r->err);
     cr_assert(strstr(r->err, "0 failed"), "%s", r->err);
     free(r);
-    same_tree(lsrc, rdst, true);
+    same_tree(lsrc, server_dst, true);
+}
+
+Test(mirror, parallel_mirror_cut_midway_completes_when_run_again)
+{
+    ftpt_server_start(&srv, root, NULL);
+    cut_download_cycle(src);
+}
+
+Test(mirror, parallel_upload_cut_midway_completes_when_run_again)
+{
+    ftpt_server_start(&srv, root, NULL);
+    char rdst[700];
+    snprintf(rdst, sizeof rdst, "%s/dst", root);
+    cut_upload_cycle(rdst);
 }
 
 /* lftp's mirror on the same trees gives the same result, both ways. */
@@ -529,6 +545,55 @@ Test(mirror_ftpd, both_ways_and_unchanged_second_runs)
     cr_assert(strstr(r->err, "4 deleted, 0 failed"), "%s", r->err);
     free(r);
     same_tree(dst, up, true);
+}
+
+/* Files changed on one side, then on the other, and --delete downward. */
+Test(mirror_ftpd, changed_files_and_delete_both_ways)
+{
+    char hsrc[800], up[800];
+    snprintf(hsrc, sizeof hsrc, "%s/src", home);
+    snprintf(up, sizeof up, "%s/up", home);
+    make_tree(hsrc, 300000);
+    ftpt_run *r = mirror_run(srv.url, "/src", dst, NULL, NULL);
+    OK(r);
+    free(r);
+    change_two(hsrc);
+    r = mirror_run(srv.url, "/src", dst, NULL, NULL);
+    OK(r);
+    cr_assert(strstr(r->err, "2 copied, 4 unchanged, 0 deleted, 0 failed"), "%s", r->err);
+    free(r);
+    same_tree(hsrc, dst, true);
+    remove_some(hsrc);
+    r = mirror_run(srv.url, "--delete", "/src", dst, NULL);
+    OK(r);
+    cr_assert(strstr(r->err, "0 copied, 4 unchanged, 4 deleted, 0 failed"), "%s", r->err);
+    free(r);
+    same_tree(hsrc, dst, true);
+
+    r = mirror_run(srv.url, "-R", "/up", dst, NULL);
+    OK(r);
+    cr_assert(strstr(r->err, "4 copied"), "%s", r->err);
+    free(r);
+    change_two(dst);
+    r = mirror_run(srv.url, "-R", "/up", dst, NULL);
+    OK(r);
+    cr_assert(strstr(r->err, "2 copied, 2 unchanged, 0 deleted, 0 failed"), "%s", r->err);
+    free(r);
+    same_tree(dst, up, true);
+}
+
+Test(mirror_ftpd, parallel_mirror_cut_midway_completes_when_run_again)
+{
+    char hsrc[800];
+    snprintf(hsrc, sizeof hsrc, "%s/src", home);
+    cut_download_cycle(hsrc);
+}
+
+Test(mirror_ftpd, parallel_upload_cut_midway_completes_when_run_again)
+{
+    char hdst[800];
+    snprintf(hdst, sizeof hdst, "%s/dst", home);
+    cut_upload_cycle(hdst);
 }
 
 Test(mirror, bad_arguments_are_refused_before_connecting)
