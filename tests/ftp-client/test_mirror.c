@@ -1,9 +1,9 @@
 /* tests/ftp-client/test_mirror.c - mirror both ways against pyftpdlib (MLSD
- * or LIST only, with or without checksums) and sockserv-ftpd: nested and
- * empty directories, names with spaces and UTF-8, changed files, --delete,
- * a cut parallel mirror resumed by running it again, the unchanged second
- * run, lftp's result on the same trees, local symbolic links never
- * followed, and the display on a terminal. */
+ * or LIST only in the Unix or the DOS format, with or without checksums)
+ * and sockserv-ftpd: nested and empty directories, names with spaces and
+ * UTF-8, changed files, --delete, a cut parallel mirror resumed by running
+ * it again, the unchanged second run, lftp's result on the same trees,
+ * local symbolic links never followed, and the display on a terminal. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -24,6 +24,7 @@ static const char *const MLSD_HASH[] = {NULL};
 static const char *const MLSD_PLAIN[] = {"--plain", NULL};
 static const char *const LIST_HASH[] = {"--list-only", NULL};
 static const char *const LIST_PLAIN[] = {"--list-only", "--plain", NULL};
+static const char *const LIST_DOS[] = {"--dos-list", NULL}; /* IIS's format */
 
 #define OLD_TIME 1614834367 /* 2021-03-04 05:06:07 UTC: LIST shows a year */
 
@@ -244,6 +245,8 @@ Test(mirror, upload_mlsd_with_checksums) { upload_cycle(MLSD_HASH); }
 Test(mirror, upload_mlsd_without_checksums) { upload_cycle(MLSD_PLAIN); }
 Test(mirror, upload_list_only_with_checksums) { upload_cycle(LIST_HASH); }
 Test(mirror, upload_list_only_without_checksums) { upload_cycle(LIST_PLAIN); }
+Test(mirror, download_dos_list) { download_cycle(LIST_DOS); }
+Test(mirror, upload_dos_list) { upload_cycle(LIST_DOS); }
 
 /* How many "*.part" files the tree under base holds. */
 static int parts_below(const char *base)
