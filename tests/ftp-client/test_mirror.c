@@ -132,6 +132,37 @@ static int same_tree(const char *a, const char *b, bool mtimes)
     return seen;
 }
 
+/* What the tree under base is on disk: every name with its inode and its
+ * change time, hashed.  Writing, renaming (.part to the file), setting a
+ * time, adding or removing anything changes it, reading does not: a run
+ * that leaves it alone moved no bytes into the tree. */
+static uint64_t tree_stamp(const char *base)
+{
+    struct dirent **list;
+    int n = scandir(base, &list, NULL, alphasort);
+    cr_assert(n >= 0, "scandir %s", base);
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    for (int i = 0; i < n; i++) {
+        const char *name = list[i]->d_name;
+        char p[2048];
+        snprintf(p, sizeof p, "%s/%s", base, name);
+        struct stat st;
+        if (strcmp(name, "..") != 0 && lstat(p, &st) == 0) {
+            uint64_t v[4] = {(uint64_t)st.st_ino, (uint64_t)st.st_ctim.tv_sec,
+                             (uint64_t)st.st_ctim.tv_nsec,
+                             S_ISDIR(st.st_mode) && strcmp(name, ".") != 0
+                                 ? tree_stamp(p) : 0};
+            for (const char *c = name; *c; c++)
+                h = (h ^ (unsigned char)*c) * 1099511628211ull;
+            for (size_t k = 0; k < sizeof v; k++)
+                h = (h ^ ((const unsigned char *)v)[k]) * 1099511628211ull;
+        }
+        free(list[i]);
+    }
+    free(list);
+    return h;
+}
+
 static ftpt_run *mirror_run(const char *url, const char *a1, const char *a2,
                             const char *a3, const char *a4)
 {
@@ -176,11 +207,13 @@ static void download_cycle(const char *const *mode)
     free(r);
     cr_assert_eq(same_tree(src, dst, true), 13);
 
+    uint64_t before = tree_stamp(dst);
     r = mirror_run(srv.url, "/src", dst, NULL, NULL);
     OK(r);
     cr_assert(strstr(r->err, "nothing transferred (6 files unchanged)"), "%s", r->err);
     cr_assert_eq(ftpt_lines(r->err), 1, "%s", r->err);
     free(r);
+    cr_assert_eq(tree_stamp(dst), before, "the unchanged run wrote to %s", dst);
 
     change_two(src);
     r = mirror_run(srv.url, "/src", dst, NULL, NULL);
@@ -217,10 +250,12 @@ static void upload_cycle(const char *const *mode)
     /* pyftpdlib has MFMT: the server's files keep the local times. */
     cr_assert_eq(same_tree(lsrc, rdst, true), 13);
 
+    uint64_t before = tree_stamp(rdst);
     r = mirror_run(srv.url, "-R", "/dst", lsrc, NULL);
     OK(r);
     cr_assert(strstr(r->err, "nothing transferred (6 files unchanged)"), "%s", r->err);
     free(r);
+    cr_assert_eq(tree_stamp(rdst), before, "the unchanged run wrote to %s", rdst);
 
     change_two(lsrc);
     r = mirror_run(srv.url, "-R", "/dst", lsrc, NULL);
@@ -526,10 +561,12 @@ Test(mirror_ftpd, both_ways_and_unchanged_second_runs)
     cr_assert(strstr(r->err, "verified sha256"), "%s", r->err);
     free(r);
     same_tree(hsrc, dst, true);
+    uint64_t before = tree_stamp(dst);
     r = mirror_run(srv.url, "/src", dst, NULL, NULL);
     OK(r);
     cr_assert(strstr(r->err, "nothing transferred"), "%s", r->err);
     free(r);
+    cr_assert_eq(tree_stamp(dst), before, "the unchanged run wrote to %s", dst);
 
     r = mirror_run(srv.url, "-R", "/up", dst, NULL);
     OK(r);
@@ -537,10 +574,12 @@ Test(mirror_ftpd, both_ways_and_unchanged_second_runs)
     free(r);
     /* sockserv-ftpd has MFMT: the uploaded files keep the local times. */
     same_tree(dst, up, true);
+    before = tree_stamp(up);
     r = mirror_run(srv.url, "-R", "/up", dst, NULL);
     OK(r);
     cr_assert(strstr(r->err, "nothing transferred"), "%s", r->err);
     free(r);
+    cr_assert_eq(tree_stamp(up), before, "the unchanged run wrote to %s", up);
 
     remove_some(dst);
     r = mirror_run(srv.url, "-R", "--delete", "/up", dst);
