@@ -196,16 +196,17 @@ static void remove_some(const char *base)
     cr_assert_eq(unlink(ftpt_path(base, "zero")), 0);
 }
 
-static void download_cycle(const char *const *mode)
+/* Download, unchanged second run, two changes, --delete: from the running
+ * srv's /src, which is server_src, to local/dst. */
+static void download_cycle(const char *server_src)
 {
-    ftpt_server_start(&srv, root, mode);
-    make_tree(src, 300000);
+    make_tree(server_src, 300000);
 
     ftpt_run *r = mirror_run(srv.url, "/src", dst, NULL, NULL);
     OK(r);
     cr_assert(strstr(r->err, "6 copied, 0 unchanged, 0 deleted, 0 failed"), "%s", r->err);
     free(r);
-    cr_assert_eq(same_tree(src, dst, true), 13);
+    cr_assert_eq(same_tree(server_src, dst, true), 13);
 
     uint64_t before = tree_stamp(dst);
     r = mirror_run(srv.url, "/src", dst, NULL, NULL);
@@ -215,14 +216,14 @@ static void download_cycle(const char *const *mode)
     free(r);
     cr_assert_eq(tree_stamp(dst), before, "the unchanged run wrote to %s", dst);
 
-    change_two(src);
+    change_two(server_src);
     r = mirror_run(srv.url, "/src", dst, NULL, NULL);
     OK(r);
     cr_assert(strstr(r->err, "2 copied, 4 unchanged, 0 deleted"), "%s", r->err);
     free(r);
-    same_tree(src, dst, true);
+    same_tree(server_src, dst, true);
 
-    remove_some(src);
+    remove_some(server_src);
     r = mirror_run(srv.url, "/src", dst, NULL, NULL);
     OK(r);
     free(r);
@@ -231,57 +232,71 @@ static void download_cycle(const char *const *mode)
     OK(r);
     cr_assert(strstr(r->err, "0 copied, 4 unchanged, 4 deleted, 0 failed"), "%s", r->err);
     free(r);
-    same_tree(src, dst, true);
+    same_tree(server_src, dst, true);
 }
 
-static void upload_cycle(const char *const *mode)
+/* The other way round: local/src to the server's /dst, which is
+ * server_dst. */
+static void upload_cycle(const char *server_dst)
 {
-    ftpt_server_start(&srv, root, mode);
-    /* The other way round: a local source, the server's target. */
-    char lsrc[700], rdst[700];
+    char lsrc[700];
     snprintf(lsrc, sizeof lsrc, "%s/src", local);
-    snprintf(rdst, sizeof rdst, "%s/dst", root);
     make_tree(lsrc, 300000);
 
     ftpt_run *r = mirror_run(srv.url, "-R", "/dst", lsrc, NULL);
     OK(r);
     cr_assert(strstr(r->err, "6 copied, 0 unchanged, 0 deleted, 0 failed"), "%s", r->err);
     free(r);
-    /* pyftpdlib has MFMT: the server's files keep the local times. */
-    cr_assert_eq(same_tree(lsrc, rdst, true), 13);
+    /* Both servers have MFMT: the server's files keep the local times. */
+    cr_assert_eq(same_tree(lsrc, server_dst, true), 13);
 
-    uint64_t before = tree_stamp(rdst);
+    uint64_t before = tree_stamp(server_dst);
     r = mirror_run(srv.url, "-R", "/dst", lsrc, NULL);
     OK(r);
     cr_assert(strstr(r->err, "nothing transferred (6 files unchanged)"), "%s", r->err);
     free(r);
-    cr_assert_eq(tree_stamp(rdst), before, "the unchanged run wrote to %s", rdst);
+    cr_assert_eq(tree_stamp(server_dst), before, "the unchanged run wrote to %s",
+                 server_dst);
 
     change_two(lsrc);
     r = mirror_run(srv.url, "-R", "/dst", lsrc, NULL);
     OK(r);
     cr_assert(strstr(r->err, "2 copied, 4 unchanged, 0 deleted"), "%s", r->err);
     free(r);
-    same_tree(lsrc, rdst, true);
+    same_tree(lsrc, server_dst, true);
 
     remove_some(lsrc);
     r = mirror_run(srv.url, "-R", "--delete", "/dst", lsrc);
     OK(r);
     cr_assert(strstr(r->err, "4 deleted, 0 failed"), "%s", r->err);
     free(r);
-    same_tree(lsrc, rdst, true);
+    same_tree(lsrc, server_dst, true);
 }
 
-Test(mirror, download_mlsd_with_checksums) { download_cycle(MLSD_HASH); }
-Test(mirror, download_mlsd_without_checksums) { download_cycle(MLSD_PLAIN); }
-Test(mirror, download_list_only_with_checksums) { download_cycle(LIST_HASH); }
-Test(mirror, download_list_only_without_checksums) { download_cycle(LIST_PLAIN); }
-Test(mirror, upload_mlsd_with_checksums) { upload_cycle(MLSD_HASH); }
-Test(mirror, upload_mlsd_without_checksums) { upload_cycle(MLSD_PLAIN); }
-Test(mirror, upload_list_only_with_checksums) { upload_cycle(LIST_HASH); }
-Test(mirror, upload_list_only_without_checksums) { upload_cycle(LIST_PLAIN); }
-Test(mirror, download_dos_list) { download_cycle(LIST_DOS); }
-Test(mirror, upload_dos_list) { upload_cycle(LIST_DOS); }
+static void download_from(const char *const *mode)
+{
+    ftpt_server_start(&srv, root, mode);
+    download_cycle(src);
+}
+
+static void upload_to(const char *const *mode)
+{
+    ftpt_server_start(&srv, root, mode);
+    char rdst[700];
+    snprintf(rdst, sizeof rdst, "%s/dst", root);
+    upload_cycle(rdst);
+}
+
+Test(mirror, download_mlsd_with_checksums) { download_from(MLSD_HASH); }
+Test(mirror, download_mlsd_without_checksums) { download_from(MLSD_PLAIN); }
+Test(mirror, download_list_only_with_checksums) { download_from(LIST_HASH); }
+Test(mirror, download_list_only_without_checksums) { download_from(LIST_PLAIN); }
+Test(mirror, upload_mlsd_with_checksums) { upload_to(MLSD_HASH); }
+Test(mirror, upload_mlsd_without_checksums) { upload_to(MLSD_PLAIN); }
+Test(mirror, upload_list_only_with_checksums) { upload_to(LIST_HASH); }
+Test(mirror, upload_list_only_without_checksums) { upload_to(LIST_PLAIN); }
+Test(mirror, download_dos_list) { download_from(LIST_DOS); }
+Test(mirror, upload_dos_list) { upload_to(LIST_DOS); }
 
 /* How many "*.part" files the tree under base holds. */
 static int parts_below(const char *base)
@@ -589,53 +604,27 @@ Test(mirror_ftpd, both_ways_and_unchanged_second_runs)
     same_tree(dst, up, true);
 }
 
-/* Files changed on one side, then on the other, and --delete downward. */
-Test(mirror_ftpd, changed_files_and_delete_both_ways)
+/* home/name, in a buffer of its own (the cycles use ftpt_path's). */
+static const char *in_home(const char *name)
 {
-    char hsrc[800], up[800];
-    snprintf(hsrc, sizeof hsrc, "%s/src", home);
-    snprintf(up, sizeof up, "%s/up", home);
-    make_tree(hsrc, 300000);
-    ftpt_run *r = mirror_run(srv.url, "/src", dst, NULL, NULL);
-    OK(r);
-    free(r);
-    change_two(hsrc);
-    r = mirror_run(srv.url, "/src", dst, NULL, NULL);
-    OK(r);
-    cr_assert(strstr(r->err, "2 copied, 4 unchanged, 0 deleted, 0 failed"), "%s", r->err);
-    free(r);
-    same_tree(hsrc, dst, true);
-    remove_some(hsrc);
-    r = mirror_run(srv.url, "--delete", "/src", dst, NULL);
-    OK(r);
-    cr_assert(strstr(r->err, "0 copied, 4 unchanged, 4 deleted, 0 failed"), "%s", r->err);
-    free(r);
-    same_tree(hsrc, dst, true);
-
-    r = mirror_run(srv.url, "-R", "/up", dst, NULL);
-    OK(r);
-    cr_assert(strstr(r->err, "4 copied"), "%s", r->err);
-    free(r);
-    change_two(dst);
-    r = mirror_run(srv.url, "-R", "/up", dst, NULL);
-    OK(r);
-    cr_assert(strstr(r->err, "2 copied, 2 unchanged, 0 deleted, 0 failed"), "%s", r->err);
-    free(r);
-    same_tree(dst, up, true);
+    static char buf[900];
+    snprintf(buf, sizeof buf, "%s/%s", home, name);
+    return buf;
 }
+
+/* The same cycles as against pyftpdlib: the unchanged second run, files
+ * changed on either side, --delete, and the cut parallel mirrors. */
+Test(mirror_ftpd, download_changes_and_delete) { download_cycle(in_home("src")); }
+Test(mirror_ftpd, upload_changes_and_delete) { upload_cycle(in_home("dst")); }
 
 Test(mirror_ftpd, parallel_mirror_cut_midway_completes_when_run_again)
 {
-    char hsrc[800];
-    snprintf(hsrc, sizeof hsrc, "%s/src", home);
-    cut_download_cycle(hsrc);
+    cut_download_cycle(in_home("src"));
 }
 
 Test(mirror_ftpd, parallel_upload_cut_midway_completes_when_run_again)
 {
-    char hdst[800];
-    snprintf(hdst, sizeof hdst, "%s/dst", home);
-    cut_upload_cycle(hdst);
+    cut_upload_cycle(in_home("dst"));
 }
 
 Test(mirror, bad_arguments_are_refused_before_connecting)
