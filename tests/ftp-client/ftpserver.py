@@ -4,7 +4,7 @@
 Usage: ftpserver.py ROOT [--host H] [--user U --password P] [--plain]
                          [--bad-hash] [--x-path-only CMD,...]
                          [--throttle BYTES_PER_S] [--list-only]
-                         [--tls CERT KEY]
+                         [--dos-list] [--tls CERT KEY]
 
 Prints "listening on HOST:PORT" (port 0 is bound, the real port printed)
 when ready, then serves until killed.  One user (default alice/secret) with
@@ -23,16 +23,21 @@ test can count how often the client asked); FEAT then lists X* only, not
 HASH or RANG.  --throttle paces every data connection to BYTES_PER_S
 (pyftpdlib's ThrottledDTPHandler), as a server with a per-connection limit
 does.  --list-only takes MLSD and MLST away, so the client must parse
-LIST.  --tls serves FTPS with pyftpdlib's
+LIST.  --dos-list also writes LIST in the DOS/IIS format
+("03-04-21  05:06AM  <DIR>  name", "... 1,234 name"; UTC times to the
+minute) instead of pyftpdlib's "ls -l" one.  --tls serves FTPS with pyftpdlib's
 TLS_FTPHandler (pyOpenSSL): AUTH TLS, PBSZ, PROT, TLS required on control
 and data connections; it does not require session reuse.
 """
 import argparse
 import hashlib
 import os
+import stat
 import sys
+import time
 
 from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.filesystems import AbstractedFS
 from pyftpdlib.handlers import FTPHandler, ThrottledDTPHandler, proto_cmds
 from pyftpdlib.servers import FTPServer
 
@@ -169,6 +174,30 @@ class HashHandler(FTPHandler):
         self._xhash("XMD5", path)
 
 
+class DosFS(AbstractedFS):
+    """LIST lines as IIS writes them (its MS-DOS style)."""
+
+    def format_list(self, basedir, listing, ignore_err=True):
+        for name in listing:
+            try:
+                st = self.lstat(os.path.join(basedir, name))
+            except OSError:
+                if ignore_err:
+                    continue
+                raise
+            t = time.gmtime(st.st_mtime)
+            hour = t.tm_hour % 12 or 12
+            when = "%02d-%02d-%02d  %02d:%02d%s" % (
+                t.tm_mon, t.tm_mday, t.tm_year % 100, hour, t.tm_min,
+                "PM" if t.tm_hour >= 12 else "AM")
+            if stat.S_ISDIR(st.st_mode):
+                what = "%-14s" % "<DIR>"
+            else:
+                what = "%14s" % "{:,}".format(st.st_size)
+            line = "%s       %s %s\r\n" % (when, what, name)
+            yield line.encode("utf8", self.cmd_channel.unicode_errors)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("root")
@@ -180,6 +209,7 @@ def main():
     ap.add_argument("--x-path-only", default="")
     ap.add_argument("--throttle", type=int, default=0)
     ap.add_argument("--list-only", action="store_true")
+    ap.add_argument("--dos-list", action="store_true")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     a = ap.parse_args()
 
@@ -198,7 +228,9 @@ def main():
         handler.tls_data_required = True
     else:
         handler = type("TestHandler", (handler,), {})
-    if a.list_only:
+    if a.dos_list:
+        handler.abstracted_fs = DosFS
+    if a.list_only or a.dos_list:
         handler.proto_cmds = {k: v for k, v in handler.proto_cmds.items()
                               if k not in ("MLSD", "MLST")}
     handler.authorizer = auth

@@ -1,9 +1,9 @@
 /* tests/ftp-client/test_mirror.c - mirror both ways against pyftpdlib (MLSD
- * or LIST only, with or without checksums) and sockserv-ftpd: nested and
- * empty directories, names with spaces and UTF-8, changed files, --delete,
- * a cut parallel mirror resumed by running it again, the unchanged second
- * run, lftp's result on the same trees, local symbolic links never
- * followed, and the display on a terminal. */
+ * or LIST only in the Unix or the DOS format, with or without checksums)
+ * and sockserv-ftpd: nested and empty directories, names with spaces and
+ * UTF-8, changed files, --delete, a cut parallel mirror resumed by running
+ * it again, the unchanged second run, lftp's result on the same trees,
+ * local symbolic links never followed, and the display on a terminal. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -24,6 +24,7 @@ static const char *const MLSD_HASH[] = {NULL};
 static const char *const MLSD_PLAIN[] = {"--plain", NULL};
 static const char *const LIST_HASH[] = {"--list-only", NULL};
 static const char *const LIST_PLAIN[] = {"--list-only", "--plain", NULL};
+static const char *const LIST_DOS[] = {"--dos-list", NULL}; /* IIS's format */
 
 #define OLD_TIME 1614834367 /* 2021-03-04 05:06:07 UTC: LIST shows a year */
 
@@ -131,6 +132,37 @@ static int same_tree(const char *a, const char *b, bool mtimes)
     return seen;
 }
 
+/* What the tree under base is on disk: every name with its inode and its
+ * change time, hashed.  Writing, renaming (.part to the file), setting a
+ * time, adding or removing anything changes it, reading does not: a run
+ * that leaves it alone moved no bytes into the tree. */
+static uint64_t tree_stamp(const char *base)
+{
+    struct dirent **list;
+    int n = scandir(base, &list, NULL, alphasort);
+    cr_assert(n >= 0, "scandir %s", base);
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    for (int i = 0; i < n; i++) {
+        const char *name = list[i]->d_name;
+        char p[2048];
+        snprintf(p, sizeof p, "%s/%s", base, name);
+        struct stat st;
+        if (strcmp(name, "..") != 0 && lstat(p, &st) == 0) {
+            uint64_t v[4] = {(uint64_t)st.st_ino, (uint64_t)st.st_ctim.tv_sec,
+                             (uint64_t)st.st_ctim.tv_nsec,
+                             S_ISDIR(st.st_mode) && strcmp(name, ".") != 0
+                                 ? tree_stamp(p) : 0};
+            for (const char *c = name; *c; c++)
+                h = (h ^ (unsigned char)*c) * 1099511628211ull;
+            for (size_t k = 0; k < sizeof v; k++)
+                h = (h ^ ((const unsigned char *)v)[k]) * 1099511628211ull;
+        }
+        free(list[i]);
+    }
+    free(list);
+    return h;
+}
+
 static ftpt_run *mirror_run(const char *url, const char *a1, const char *a2,
                             const char *a3, const char *a4)
 {
@@ -164,31 +196,34 @@ static void remove_some(const char *base)
     cr_assert_eq(unlink(ftpt_path(base, "zero")), 0);
 }
 
-static void download_cycle(const char *const *mode)
+/* Download, unchanged second run, two changes, --delete: from the running
+ * srv's /src, which is server_src, to local/dst. */
+static void download_cycle(const char *server_src)
 {
-    ftpt_server_start(&srv, root, mode);
-    make_tree(src, 300000);
+    make_tree(server_src, 300000);
 
     ftpt_run *r = mirror_run(srv.url, "/src", dst, NULL, NULL);
     OK(r);
     cr_assert(strstr(r->err, "6 copied, 0 unchanged, 0 deleted, 0 failed"), "%s", r->err);
     free(r);
-    cr_assert_eq(same_tree(src, dst, true), 13);
+    cr_assert_eq(same_tree(server_src, dst, true), 13);
 
+    uint64_t before = tree_stamp(dst);
     r = mirror_run(srv.url, "/src", dst, NULL, NULL);
     OK(r);
     cr_assert(strstr(r->err, "nothing transferred (6 files unchanged)"), "%s", r->err);
     cr_assert_eq(ftpt_lines(r->err), 1, "%s", r->err);
     free(r);
+    cr_assert_eq(tree_stamp(dst), before, "the unchanged run wrote to %s", dst);
 
-    change_two(src);
+    change_two(server_src);
     r = mirror_run(srv.url, "/src", dst, NULL, NULL);
     OK(r);
     cr_assert(strstr(r->err, "2 copied, 4 unchanged, 0 deleted"), "%s", r->err);
     free(r);
-    same_tree(src, dst, true);
+    same_tree(server_src, dst, true);
 
-    remove_some(src);
+    remove_some(server_src);
     r = mirror_run(srv.url, "/src", dst, NULL, NULL);
     OK(r);
     free(r);
@@ -197,63 +232,114 @@ static void download_cycle(const char *const *mode)
     OK(r);
     cr_assert(strstr(r->err, "0 copied, 4 unchanged, 4 deleted, 0 failed"), "%s", r->err);
     free(r);
-    same_tree(src, dst, true);
+    same_tree(server_src, dst, true);
 }
 
-static void upload_cycle(const char *const *mode)
+/* The other way round: local/src to the server's /dst, which is
+ * server_dst. */
+static void upload_cycle(const char *server_dst)
 {
-    ftpt_server_start(&srv, root, mode);
-    /* The other way round: a local source, the server's target. */
-    char lsrc[700], rdst[700];
+    char lsrc[700];
     snprintf(lsrc, sizeof lsrc, "%s/src", local);
-    snprintf(rdst, sizeof rdst, "%s/dst", root);
     make_tree(lsrc, 300000);
 
     ftpt_run *r = mirror_run(srv.url, "-R", "/dst", lsrc, NULL);
     OK(r);
     cr_assert(strstr(r->err, "6 copied, 0 unchanged, 0 deleted, 0 failed"), "%s", r->err);
     free(r);
-    /* pyftpdlib has MFMT: the server's files keep the local times. */
-    cr_assert_eq(same_tree(lsrc, rdst, true), 13);
+    /* Both servers have MFMT: the server's files keep the local times. */
+    cr_assert_eq(same_tree(lsrc, server_dst, true), 13);
 
+    uint64_t before = tree_stamp(server_dst);
     r = mirror_run(srv.url, "-R", "/dst", lsrc, NULL);
     OK(r);
     cr_assert(strstr(r->err, "nothing transferred (6 files unchanged)"), "%s", r->err);
     free(r);
+    cr_assert_eq(tree_stamp(server_dst), before, "the unchanged run wrote to %s",
+                 server_dst);
 
     change_two(lsrc);
     r = mirror_run(srv.url, "-R", "/dst", lsrc, NULL);
     OK(r);
     cr_assert(strstr(r->err, "2 copied, 4 unchanged, 0 deleted"), "%s", r->err);
     free(r);
-    same_tree(lsrc, rdst, true);
+    same_tree(lsrc, server_dst, true);
 
     remove_some(lsrc);
     r = mirror_run(srv.url, "-R", "--delete", "/dst", lsrc);
     OK(r);
     cr_assert(strstr(r->err, "4 deleted, 0 failed"), "%s", r->err);
     free(r);
-    same_tree(lsrc, rdst, true);
+    same_tree(lsrc, server_dst, true);
 }
 
-Test(mirror, download_mlsd_with_checksums) { download_cycle(MLSD_HASH); }
-Test(mirror, download_mlsd_without_checksums) { download_cycle(MLSD_PLAIN); }
-Test(mirror, download_list_only_with_checksums) { download_cycle(LIST_HASH); }
-Test(mirror, download_list_only_without_checksums) { download_cycle(LIST_PLAIN); }
-Test(mirror, upload_mlsd_with_checksums) { upload_cycle(MLSD_HASH); }
-Test(mirror, upload_mlsd_without_checksums) { upload_cycle(MLSD_PLAIN); }
-Test(mirror, upload_list_only_with_checksums) { upload_cycle(LIST_HASH); }
-Test(mirror, upload_list_only_without_checksums) { upload_cycle(LIST_PLAIN); }
-
-Test(mirror, parallel_mirror_cut_midway_completes_when_run_again)
+static void download_from(const char *const *mode)
 {
-    ftpt_server_start(&srv, root, NULL);
-    make_tree(src, 3u << 20);
+    ftpt_server_start(&srv, root, mode);
+    download_cycle(src);
+}
+
+static void upload_to(const char *const *mode)
+{
+    ftpt_server_start(&srv, root, mode);
+    char rdst[700];
+    snprintf(rdst, sizeof rdst, "%s/dst", root);
+    upload_cycle(rdst);
+}
+
+Test(mirror, download_mlsd_with_checksums) { download_from(MLSD_HASH); }
+Test(mirror, download_mlsd_without_checksums) { download_from(MLSD_PLAIN); }
+Test(mirror, download_list_only_with_checksums) { download_from(LIST_HASH); }
+Test(mirror, download_list_only_without_checksums) { download_from(LIST_PLAIN); }
+Test(mirror, upload_mlsd_with_checksums) { upload_to(MLSD_HASH); }
+Test(mirror, upload_mlsd_without_checksums) { upload_to(MLSD_PLAIN); }
+Test(mirror, upload_list_only_with_checksums) { upload_to(LIST_HASH); }
+Test(mirror, upload_list_only_without_checksums) { upload_to(LIST_PLAIN); }
+Test(mirror, download_dos_list) { download_from(LIST_DOS); }
+Test(mirror, upload_dos_list) { upload_to(LIST_DOS); }
+
+/* How many "*.part" files the tree under base holds. */
+static int parts_below(const char *base)
+{
+    struct dirent **list;
+    int n = scandir(base, &list, NULL, alphasort);
+    cr_assert(n >= 0, "scandir %s", base);
+    int parts = 0;
+    for (int i = 0; i < n; i++) {
+        const char *name = list[i]->d_name;
+        size_t len = strlen(name);
+        struct stat st;
+        char p[2048]; /* own buffer: ftpt_path's rotate under recursion */
+        snprintf(p, sizeof p, "%s/%s", base, name);
+        if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0 && lstat(p, &st) == 0) {
+            if (S_ISDIR(st.st_mode))
+                parts += parts_below(p);
+            else if (len > 5 && strcmp(name + len - 5, ".part") == 0)
+                parts++;
+        }
+        free(list[i]);
+    }
+    free(list);
+    return parts;
+}
+
+/* The tree of the cut tests: make_tree's, with a 3 MiB a/one.bin, and four
+ * files of 2 MiB. */
+static void make_cut_tree(const char *base, uint32_t seed)
+{
+    make_tree(base, 3u << 20);
     for (int i = 0; i < 4; i++) {
         char name[64];
         snprintf(name, sizeof name, "big%d.bin", i);
-        ftpt_make_file(ftpt_path(src, name), 2u << 20, (uint32_t)i + 100);
+        ftpt_make_file(ftpt_path(base, name), 2u << 20, (uint32_t)i + seed);
     }
+}
+
+/* A --parallel 3 download from the running srv, whose /src is server_src,
+ * cut by the proxy, then run again directly: the cut file resumes. */
+static void cut_download_cycle(const char *server_src)
+{
+    make_cut_tree(server_src, 100);
     /* The session that has moved 1.5 MiB loses its connections: inside the
      * first big file it moves whatever the order (the small files add up to
      * less than 80 KiB, every big one is 2 MiB or more), so a part is left. */
@@ -265,27 +351,24 @@ Test(mirror, parallel_mirror_cut_midway_completes_when_run_again)
     cr_assert(strstr(r->err, " failed;"), "%s", r->err);
     cr_assert(strstr(r->err, "verified sha256"), "the others went on: %s", r->err);
     free(r);
+    /* The file cut in the middle is kept for the next run. */
+    int parts = parts_below(dst);
+    cr_assert_eq(parts, 1, "%d .part files left by the cut, not 1", parts);
 
     r = mirror_run(srv.url, "--parallel", "3", "/src", dst);
     OK(r);
     cr_assert(strstr(r->err, "resum"), "nothing was resumed: %s", r->err);
     cr_assert(strstr(r->err, "0 failed"), "%s", r->err);
     free(r);
-    same_tree(src, dst, true);
+    same_tree(server_src, dst, true);
 }
 
-Test(mirror, parallel_upload_cut_midway_completes_when_run_again)
+/* The same upward: local/src to the server's /dst, which is server_dst. */
+static void cut_upload_cycle(const char *server_dst)
 {
-    ftpt_server_start(&srv, root, NULL);
-    char lsrc[700], rdst[700];
+    char lsrc[700];
     snprintf(lsrc, sizeof lsrc, "%s/src", local);
-    snprintf(rdst, sizeof rdst, "%s/dst", root);
-    make_tree(lsrc, 3u << 20);
-    for (int i = 0; i < 4; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "big%d.bin", i);
-        ftpt_make_file(ftpt_path(lsrc, name), 2u << 20, (uint32_t)i + 200);
-    }
+    make_cut_tree(lsrc, 200);
     ftpt_proxy_start(&proxy, &srv, (3l << 20) / 2); /* as above */
     ftpt_run *r = ftpt_client(NULL, "--retries", "0", proxy.url, "mirror", "-R",
                               "--parallel", "3", "/dst", lsrc, NULL);
@@ -299,7 +382,21 @@ Test(mirror, parallel_upload_cut_midway_completes_when_run_again)
               r->err);
     cr_assert(strstr(r->err, "0 failed"), "%s", r->err);
     free(r);
-    same_tree(lsrc, rdst, true);
+    same_tree(lsrc, server_dst, true);
+}
+
+Test(mirror, parallel_mirror_cut_midway_completes_when_run_again)
+{
+    ftpt_server_start(&srv, root, NULL);
+    cut_download_cycle(src);
+}
+
+Test(mirror, parallel_upload_cut_midway_completes_when_run_again)
+{
+    ftpt_server_start(&srv, root, NULL);
+    char rdst[700];
+    snprintf(rdst, sizeof rdst, "%s/dst", root);
+    cut_upload_cycle(rdst);
 }
 
 /* lftp's mirror on the same trees gives the same result, both ways. */
@@ -479,10 +576,12 @@ Test(mirror_ftpd, both_ways_and_unchanged_second_runs)
     cr_assert(strstr(r->err, "verified sha256"), "%s", r->err);
     free(r);
     same_tree(hsrc, dst, true);
+    uint64_t before = tree_stamp(dst);
     r = mirror_run(srv.url, "/src", dst, NULL, NULL);
     OK(r);
     cr_assert(strstr(r->err, "nothing transferred"), "%s", r->err);
     free(r);
+    cr_assert_eq(tree_stamp(dst), before, "the unchanged run wrote to %s", dst);
 
     r = mirror_run(srv.url, "-R", "/up", dst, NULL);
     OK(r);
@@ -490,10 +589,12 @@ Test(mirror_ftpd, both_ways_and_unchanged_second_runs)
     free(r);
     /* sockserv-ftpd has MFMT: the uploaded files keep the local times. */
     same_tree(dst, up, true);
+    before = tree_stamp(up);
     r = mirror_run(srv.url, "-R", "/up", dst, NULL);
     OK(r);
     cr_assert(strstr(r->err, "nothing transferred"), "%s", r->err);
     free(r);
+    cr_assert_eq(tree_stamp(up), before, "the unchanged run wrote to %s", up);
 
     remove_some(dst);
     r = mirror_run(srv.url, "-R", "--delete", "/up", dst);
@@ -501,6 +602,29 @@ Test(mirror_ftpd, both_ways_and_unchanged_second_runs)
     cr_assert(strstr(r->err, "4 deleted, 0 failed"), "%s", r->err);
     free(r);
     same_tree(dst, up, true);
+}
+
+/* home/name, in a buffer of its own (the cycles use ftpt_path's). */
+static const char *in_home(const char *name)
+{
+    static char buf[900];
+    snprintf(buf, sizeof buf, "%s/%s", home, name);
+    return buf;
+}
+
+/* The same cycles as against pyftpdlib: the unchanged second run, files
+ * changed on either side, --delete, and the cut parallel mirrors. */
+Test(mirror_ftpd, download_changes_and_delete) { download_cycle(in_home("src")); }
+Test(mirror_ftpd, upload_changes_and_delete) { upload_cycle(in_home("dst")); }
+
+Test(mirror_ftpd, parallel_mirror_cut_midway_completes_when_run_again)
+{
+    cut_download_cycle(in_home("src"));
+}
+
+Test(mirror_ftpd, parallel_upload_cut_midway_completes_when_run_again)
+{
+    cut_upload_cycle(in_home("dst"));
 }
 
 Test(mirror, bad_arguments_are_refused_before_connecting)

@@ -1,7 +1,8 @@
 /* tests/ftpd/test_ratelimit.c - per-user rate limits measured from the
  * outside with curl: one download and one upload at the limit, two
  * downloads of one user sharing it, another user at full speed meanwhile,
- * in threading and forking modes.
+ * in threading and forking modes; the limited download costs the server
+ * little CPU (it sleeps, it does not spin).
  *
  * Each limited transfer is sized to take about 5 s at the limit, long
  * enough for the 10 % bound to mean something, short enough for CI.  The
@@ -108,14 +109,38 @@ static void expect_rate(double bytes, double seconds, double limit, const char *
               seconds, r, limit);
 }
 
+/* CPU seconds (user and system, all threads) the server has used. */
+static double server_cpu(void)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)srv.proc.pid);
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "%s", path);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the name may hold anything */
+    unsigned long ut, st;
+    cr_assert(p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                          &ut, &st) == 2, "%s", buf);
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static void download_at_the_limit(void)
 {
     size_t n = (size_t)(SECONDS * RATE);
     ftx_make_file(ftx_home_path(&srv, "alice", "d.bin"), n, 1);
     xfer x;
+    double cpu0 = server_cpu();
     curl_start(&x, "alice:pw-a", "d.bin", wpath("d.bin"), false);
     double t = curl_wait(&x);
+    double cpu = server_cpu() - cpu0;
     expect_rate((double)n, t, RATE, "download");
+    /* Waiting by spinning would cost about t; sleeping costs a few per cent
+     * (more under a sanitizer), so half of it is a generous bound. */
+    cr_expect(cpu < 0.5 * t, "the server used %.2f s of CPU in a %.2f s limited "
+              "download", cpu, t);
+    cr_log_info("limited download: %.2f s of server CPU in %.2f s", cpu, t);
     ftx_expect_same_files(wpath("d.bin"), ftx_home_path(&srv, "alice", "d.bin"));
 }
 
