@@ -4,8 +4,9 @@
   check_docs.py render BUILD_MAN_DIR
       every page renders with MANWIDTH=80 man --warnings -l, no warning
   check_docs.py flags SRC BUILD
-      every flag in each program's --help output, and every flag its
-      argument parsers compare an argument with, appears in its page
+      every program meson installs has a page; every flag in each
+      program's --help output, and every flag its argument parsers compare
+      an argument with, appears in its page
   check_docs.py keys SRC BUILD
       every key ftpd_config_set() accepts (ftp/server/config.c) is in
       sockserv-ftpd.conf(5) and in the packaged config with the same
@@ -18,6 +19,7 @@
       install tests build and run
 """
 import glob
+import json
 import os
 import re
 import subprocess
@@ -85,7 +87,26 @@ def parsed_flags(src, prog):
     return found
 
 
+def installed_programs(build):
+    """Every program meson installs has a page here, in section 8 when it
+    goes to sbin, else 1."""
+    targets = json.load(open(os.path.join(build, "meson-info", "intro-targets.json")))
+    pages = {os.path.basename(p): page for p, page in PROGRAMS.items()}
+    for t in targets:
+        if t["type"] != "executable" or not t["installed"]:
+            continue
+        page = pages.get(t["name"])
+        want = "8" if "/sbin/" in t["install_filename"][0] else "1"
+        if not page:
+            fail("%s is installed but PROGRAMS in check_docs.py gives it no page"
+                 % t["name"])
+        elif page.split(".")[-2] != want:
+            fail("%s is installed to %s, so its page is section %s, not %s"
+                 % (t["name"], t["install_filename"][0], want, page))
+
+
 def flags(src, build):
+    installed_programs(build)
     for prog, page in PROGRAMS.items():
         found = parsed_flags(src, prog)
         exe = os.path.join(build, prog)
