@@ -1,8 +1,10 @@
 /* tests/ftpd/test_activation.c - sockserv-ftpd started by systemd's own
  * systemd-socket-activate, as a .socket unit would start it: sockets picked
  * by name (a plain FTP listener, "ftps" an implicit FTPS one, "metrics" the
- * metrics page), a unix socket, and a socket of the wrong kind refused at
- * start with the reason and exit status 2. */
+ * metrics page), a unix socket, READY=1 and STOPPING=1 sent to the
+ * NOTIFY_SOCKET passed on (Type=notify behind the socket unit), and a
+ * socket of the wrong kind, or an "ftps" one with TLS off, refused at start
+ * with the reason and exit status 2. */
 #include <criterion/criterion.h>
 
 #include <signal.h>
@@ -177,5 +179,68 @@ Test(ftpd_activation, a_datagram_socket_is_refused_with_the_reason,
     cr_assert(strstr(s.proc.err, "fd 3 is a SOCK_DGRAM socket; "
                                  "FtpdThreadingTCPServer needs SOCK_STREAM"),
               "stderr:\n%s", s.proc.err);
+    ftx_stop(&s, true);
+}
+
+/* sockserv-ftpd.service is Type=notify behind sockserv-ftpd.socket: READY=1
+ * once the inherited socket is served, STOPPING=1 on SIGTERM, sent to the
+ * NOTIFY_SOCKET the activator passes on. */
+Test(ftpd_activation, notify_messages_reach_the_notify_socket, .timeout = 60)
+{
+    have_tools();
+    ftx_server s;
+    ftx_init(&s, "ftpd-activation-notify");
+    char sock[700], env[720];
+    snprintf(sock, sizeof sock, "%s/notify", s.dir);
+    snprintf(env, sizeof env, "NOTIFY_SOCKET=%s", sock);
+    int rx = dt_notify_receiver(sock, 30.0);
+    cr_assert_geq(rx, 0);
+    char ftp[32];
+    bool up = false;
+    for (int tries = 0; tries < 5 && !up; tries++) {
+        snprintf(ftp, sizeof ftp, "127.0.0.1:%d", dt_free_port());
+        const char *listen[] = {"-l", ftp, "--fdname=ftp", "-E", env, NULL};
+        up = activate(&s, listen, 1, NULL);
+    }
+    cr_assert(up, "systemd-socket-activate did not listen");
+    cr_assert_eq(ss_addr_parse(&s.addr, ftp, NULL), 0);
+    ftc c;
+    ftc_open(&c, &s); /* starts the server */
+    char msg[512];
+    cr_assert_eq(dt_recv_until(rx, "READY=1", msg, sizeof msg), 0);
+    ftc_close(&c);
+    kill(s.proc.pid, SIGTERM);
+    cr_assert_eq(dt_recv_until(rx, "STOPPING=1", msg, sizeof msg), 0);
+    close(rx);
+    ftx_stop(&s, true);
+}
+
+/* A socket named ftps where the config turns TLS off: the server says why
+ * and exits 2 rather than serve implicit FTPS in clear. */
+Test(ftpd_activation, an_ftps_socket_without_tls_is_refused, .timeout = 60)
+{
+    have_tools();
+    ftx_server s;
+    ftx_init(&s, "ftpd-activation-notls");
+    char ftps[32];
+    const char *extra[] = {"--set", "tls=no", NULL};
+    bool up = false;
+    for (int tries = 0; tries < 5 && !up; tries++) {
+        snprintf(ftps, sizeof ftps, "127.0.0.1:%d", dt_free_port());
+        const char *listen[] = {"-l", ftps, "--fdname=ftps", NULL};
+        up = activate(&s, listen, 1, extra);
+    }
+    cr_assert(up, "systemd-socket-activate did not listen");
+    ss_addr a;
+    cr_assert_eq(ss_addr_parse(&a, ftps, NULL), 0);
+    ftc c; /* starts the server, which exits with the connection unanswered */
+    cr_assert_eq(ftc_open_addr(&c, &a), -1, "%s", c.reply);
+    ftc_close(&c);
+    int st = ts_stop(&s.proc, 0, 30.0);
+    s.running = false;
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %d; stderr:\n%s",
+              st, s.proc.err);
+    cr_assert(strstr(s.proc.err, "implicit FTPS needs tls = on"), "stderr:\n%s",
+              s.proc.err);
     ftx_stop(&s, true);
 }

@@ -4,7 +4,9 @@
   check_docs.py render BUILD_MAN_DIR
       every page renders with MANWIDTH=80 man --warnings -l, no warning
   check_docs.py flags SRC BUILD
-      every flag in each program's --help output appears in its page
+      every program meson installs has a page; every flag in each
+      program's --help output, and every flag its argument parsers compare
+      an argument with, appears in its page
   check_docs.py keys SRC BUILD
       every key ftpd_config_set() accepts (ftp/server/config.c) is in
       sockserv-ftpd.conf(5) and in the packaged config with the same
@@ -16,6 +18,8 @@
       libsockserv(3)'s example is tests/install/user_program.c, which the
       install tests build and run
 """
+import glob
+import json
 import os
 import re
 import subprocess
@@ -29,6 +33,21 @@ PROGRAMS = {  # program (build path) -> its page
     "examples/ssh/ssh-demo": "ssh-demo.1.scd",
     "examples/ssh/ssh-demo-server": "ssh-demo-server.1.scd",
 }
+# program -> the sources of its argument parsers (its own files only:
+# ftp/client/*.c also holds the shell's command options, which its page
+# documents too).  A flag --help forgets (-h, a --flag=VALUE form) is still
+# one the program accepts.
+PARSERS = {
+    "ftp/server/sockserv-ftpd": ["ftp/server/main.c", "ftp/server/usercli.c",
+                                 "ftp/server/dbcli.c"],
+    "ftp/client/sockserv-ftp": ["ftp/client/*.c"],
+    "examples/echo/echo-server": ["examples/echo/echo_server.c", "examples/echo/cli.c"],
+    "examples/echo/echo-client": ["examples/echo/echo_client.c", "examples/echo/cli.c"],
+    "examples/ssh/ssh-demo": ["examples/ssh/ssh-demo.c"],
+    "examples/ssh/ssh-demo-server": ["examples/ssh/ssh-demo-server.c"],
+}
+# The calls that compare an argument with a flag in these parsers.
+FLAG_CALL = re.compile(r"\b(?:strn?cmp|IS|cli_match|flag_value|take_segments)\(([^;{}]*)")
 failures = []
 
 
@@ -56,22 +75,55 @@ def render(mandir):
     print("%d pages render without warnings" % len(pages))
 
 
+def parsed_flags(src, prog):
+    """The flags the program's argument parsers compare arguments with."""
+    found = set()
+    for pattern in PARSERS[prog]:
+        for path in glob.glob(os.path.join(src, pattern)):
+            for call in FLAG_CALL.finditer(open(path).read()):
+                found |= set(re.findall(r'"(--?[A-Za-z][\w-]*)=?"', call.group(1)))
+    if not found:
+        fail("no flags found in the parsers of %s (%s)" % (prog, PARSERS[prog]))
+    return found
+
+
+def installed_programs(build):
+    """Every program meson installs has a page here, in section 8 when it
+    goes to sbin, else 1."""
+    targets = json.load(open(os.path.join(build, "meson-info", "intro-targets.json")))
+    pages = {os.path.basename(p): page for p, page in PROGRAMS.items()}
+    for t in targets:
+        if t["type"] != "executable" or not t["installed"]:
+            continue
+        page = pages.get(t["name"])
+        want = "8" if "/sbin/" in t["install_filename"][0] else "1"
+        if not page:
+            fail("%s is installed but PROGRAMS in check_docs.py gives it no page"
+                 % t["name"])
+        elif page.split(".")[-2] != want:
+            fail("%s is installed to %s, so its page is section %s, not %s"
+                 % (t["name"], t["install_filename"][0], want, page))
+
+
 def flags(src, build):
+    installed_programs(build)
     for prog, page in PROGRAMS.items():
+        found = parsed_flags(src, prog)
         exe = os.path.join(build, prog)
-        if not os.path.exists(exe):
-            continue  # a part not built here
-        r = subprocess.run([exe, "--help"], capture_output=True, text=True,
-                           timeout=30)
-        text = r.stdout + r.stderr
-        found = sorted(set(re.findall(r"(?<![\w/-])(--?[A-Za-z][\w-]*)", text)))
-        if not found:
-            fail("%s --help lists no flags" % prog)
+        if os.path.exists(exe):  # else a part not built here
+            r = subprocess.run([exe, "--help"], capture_output=True, text=True,
+                               timeout=30)
+            text = r.stdout + r.stderr
+            listed = set(re.findall(r"(?<![\w/-])(--?[A-Za-z][\w-]*)", text))
+            if not listed:
+                fail("%s --help lists no flags" % prog)
+            found |= listed
+        found = sorted(found)
         doc = unescape(open(os.path.join(src, "man", page)).read())
         missing = [f for f in found
                    if not re.search(r"\*%s\*" % re.escape(f), doc)]
         for f in missing:
-            fail("%s --help names %s but %s does not document it (as *%s*)"
+            fail("%s accepts %s but %s does not document it (as *%s*)"
                  % (os.path.basename(prog), f, page, f))
         if not missing:
             print("%s: %d flags, all in %s" % (os.path.basename(prog), len(found), page))
