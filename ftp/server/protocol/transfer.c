@@ -24,6 +24,7 @@
 
 #define CHUNK 65536
 #define SENDFILE_CHUNK (1 << 20)
+#define RECV_CHUNK (256 << 10)
 
 /* How a transfer ended. */
 enum outcome {
@@ -563,7 +564,12 @@ static enum outcome write_chunk(xfer *x, writer *w, const char *buf, size_t n)
 static enum outcome receive(xfer *x, writer *w)
 {
     ftpd_session *s = x->s;
-    char *buf = malloc(CHUNK), *conv = s->ascii ? malloc(CHUNK + 1) : NULL;
+    /* A binary upload reads up to 256 KiB a call: with 64 KiB it made four
+     * times the recv/pwrite calls and ran at two thirds of vsftpd's rate
+     * even without the fsync.  Above the mmap threshold, so the buffer is
+     * unmapped when the transfer ends, not kept in a thread's arena. */
+    size_t cap = s->ascii ? CHUNK : RECV_CHUNK;
+    char *buf = malloc(cap), *conv = s->ascii ? malloc(CHUNK + 1) : NULL;
     if (!buf || (s->ascii && !conv)) {
         free(buf);
         free(conv);
@@ -573,7 +579,7 @@ static enum outcome receive(xfer *x, writer *w)
     bool cr_pending = false; /* TYPE A: a CR ended the previous chunk */
     bool limited = ftpd_rate_limit(&s->rate, FTPD_RATE_UP) != 0;
     size_t chunk = limited ? ftpd_rate_chunk(&s->rate, FTPD_RATE_UP, CHUNK)
-                           : CHUNK;
+                           : cap;
     enum outcome o = XF_OK;
     for (;;) {
         ssize_t n = s->dc.io->recv(s->dc.io, buf, chunk);
