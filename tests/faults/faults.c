@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -122,29 +121,6 @@ long long fl_free_bytes(const char *dir)
     if (statvfs(dir, &v) < 0)
         return -1;
     return (long long)v.f_bavail * (long long)v.f_frsize;
-}
-
-void fl_sha256_file(const char *path, char hex[65])
-{
-    hex[0] = '\0';
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        EVP_DigestUpdate(md, buf, (size_t)n);
-    close(fd);
-    unsigned char d[32];
-    unsigned dl = 0;
-    EVP_DigestFinal_ex(md, d, &dl);
-    EVP_MD_CTX_free(md);
-    if (n < 0)
-        return;
-    for (unsigned i = 0; i < dl; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
 }
 
 static bool listening_in(const char *table, int port)

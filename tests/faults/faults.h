@@ -29,9 +29,6 @@ void fl_umount(const char *dir);
 /* Bytes a new file on dir's file system can still take. */
 long long fl_free_bytes(const char *dir);
 
-/* SHA-256 of a whole file as 64 hex digits ("" when unreadable). */
-void fl_sha256_file(const char *path, char hex[65]);
-
 /* True when some socket listens on TCP port (IPv4 or IPv6), as the
  * kernel's /proc/net/tcp{,6} shows: a look that connects to nothing. */
 bool fl_port_listening(int port);

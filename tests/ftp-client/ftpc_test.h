@@ -49,8 +49,6 @@ ftpt_run *ftpt_runv(const char *in, char *const argv[]);
 void ftpt_make_file(const char *path, uint64_t size, uint32_t seed);
 /* True when both files exist with identical bytes. */
 bool ftpt_same_file(const char *a, const char *b);
-/* Hex SHA-256 of a file into hex (65 bytes); false when unreadable. */
-bool ftpt_sha256(const char *path, char hex[65]);
 /* Size of a file, -1 when missing. */
 long long ftpt_size(const char *path);
 /* Number of lines (newline-terminated) in text. */

@@ -64,7 +64,7 @@ Test(shell, commands_on_stdin_work_and_errors_do_not_stop_it)
     /* From a pipe the exit code tells that one command failed. */
     cr_assert_eq(r->code, 1, "exit %d: %s", r->code, r->err);
     char hex[65];
-    cr_assert(ftpt_sha256(ftpt_path(local, "x.bin"), hex));
+    cr_assert(ts_sha256_file(ftpt_path(local, "x.bin"), hex));
     cr_assert(strstr(r->out, "/\n/d\n"), "pwd: %s", r->out);
     cr_assert(strstr(r->out, "4096\n"), "size: %s", r->out);
     cr_assert(strstr(r->out, hex), "hash: %s", r->out);

@@ -172,7 +172,7 @@ Test(transfer_own_server, checksum_mismatch_exits_1_shows_both_and_keeps_part)
     ftpt_run *r = ftpt_client(NULL, srv.url, "get", "m.bin", out, NULL);
     cr_assert_eq(r->code, 1, "exit %d: %s", r->code, r->err);
     char hex[65];
-    cr_assert(ftpt_sha256(ftpt_path(root, "m.bin"), hex));
+    cr_assert(ts_sha256_file(ftpt_path(root, "m.bin"), hex));
     cr_assert(strstr(r->err, "mismatch"), "%s", r->err);
     cr_assert(strstr(r->err, hex), "local checksum %s not shown: %s", hex, r->err);
     /* The server's (wrong) checksum is the other 64-hex word shown. */

@@ -16,8 +16,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <openssl/evp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,27 +60,6 @@ static void sleep_s(double s)
 {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
     nanosleep(&ts, NULL);
-}
-
-static bool sha256_file(const char *path, char hex[65])
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    static char buf[1 << 16];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        EVP_DigestUpdate(ctx, buf, (size_t)n);
-    close(fd);
-    unsigned char md[32];
-    unsigned len = 0;
-    EVP_DigestFinal_ex(ctx, md, &len);
-    EVP_MD_CTX_free(ctx);
-    for (unsigned i = 0; i < len; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    return n == 0;
 }
 
 /* size random bytes from the kernel: fast in every build (a byte loop in
@@ -148,7 +127,7 @@ static int snap_entry(const char *path, const struct stat *st, int flag,
     e->mtime = st->st_mtim;
     e->sha[0] = '\0';
     if (S_ISREG(st->st_mode))
-        cr_assert(sha256_file(path, e->sha), "cannot read %s", path);
+        cr_assert(ts_sha256_file(path, e->sha), "cannot read %s", path);
     return 0;
 }
 
@@ -250,7 +229,7 @@ static void prepare(void)
             mkdir(home, 0700);   /* user add may leave it to the server */
         }
         make_random_file(c->original, c->size);
-        cr_assert(sha256_file(c->original, c->sha));
+        cr_assert(ts_sha256_file(c->original, c->sha));
     }
 }
 
@@ -427,7 +406,7 @@ static void expect_resumed(client *c, int i, int st)
     const char *result = c->upload
         ? ftx_home_path(&srv, user_name(c->user), c->remote) : c->local;
     char sha[65] = "";
-    cr_expect(sha256_file(result, sha) && !strcmp(sha, c->sha),
+    cr_expect(ts_sha256_file(result, sha) && !strcmp(sha, c->sha),
               "client %d: %s has sha256 %s, the original %s", i, result, sha,
               c->sha);
     char part[820];

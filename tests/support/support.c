@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 double ts_now(void)
 {
     struct timespec ts;
@@ -417,4 +419,33 @@ int ts_count_fds(void)
             n++;
     closedir(d);
     return n - 1; /* the DIR's own descriptor */
+}
+
+bool ts_sha256_file(const char *path, char hex[65])
+{
+    hex[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    size_t cap = 1 << 16;
+    char *buf = malloc(cap);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    bool ok = buf && md && EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    ssize_t n = 0;
+    while (ok && (n = read(fd, buf, cap)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        ok = n > 0 && EVP_DigestUpdate(md, buf, (size_t)n);
+    }
+    close(fd);
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned dl = 0;
+    ok = ok && EVP_DigestFinal_ex(md, d, &dl) && dl == 32;
+    EVP_MD_CTX_free(md);
+    free(buf);
+    if (!ok)
+        return false;
+    for (unsigned i = 0; i < dl; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    return true;
 }

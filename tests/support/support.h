@@ -114,4 +114,8 @@ double ts_now(void);
 /* Number of descriptors this process has open (entries of /proc/self/fd). */
 int ts_count_fds(void);
 
+/* The SHA-256 of the file at path, as 64 lower-case hex digits in hex.
+ * False, with hex empty, when the file cannot be read whole.  Any thread. */
+bool ts_sha256_file(const char *path, char hex[65]);
+
 #endif
