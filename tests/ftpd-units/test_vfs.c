@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "support.h"
 #include "units.h"
 #include "protocol/vfs.h"
 
@@ -484,4 +485,44 @@ Test(vfs, last_component_swapped_for_a_symlink_cannot_escape)
     cr_expect_str_eq(buf, "SECRET");
     cr_expect_gt(atomic_load(&s.swaps), 10);
     cr_expect_gt(ok, 0);
+}
+
+/* Sessions of one home share its descriptor (homefd.c): 10,000 sessions of
+ * one account hold 10,000 descriptors, not 20,000. */
+Test(vfs, sessions_of_one_home_share_one_descriptor)
+{
+    enum { N = 50 };
+    static ftpd_vfs more[N];
+    int fds0 = ts_count_fds();
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(ftpd_vfs_init(&more[i], home), 0);
+        cr_assert_eq(more[i].root_fd, vfs.root_fd);
+    }
+    cr_expect_eq(ts_count_fds(), fds0, "%d more descriptors for %d sessions",
+                 ts_count_fds() - fds0, N);
+    for (int i = 0; i < N; i++)
+        ftpd_vfs_close(&more[i]);
+    /* The first session still reads through it. */
+    char buf[64];
+    cr_expect_eq(vread("/a.txt", buf, sizeof buf), 8);
+}
+
+Test(vfs, a_home_replaced_meanwhile_gets_a_descriptor_of_its_own)
+{
+    char old[PATH_MAX], p[PATH_MAX];
+    u_path(old, sizeof old, "%s/home.old", top);
+    cr_assert_eq(rename(home, old), 0);
+    u_mkdirs(home);
+    u_write(u_path(p, sizeof p, "%s/new.txt", home), "new home", (size_t)-1);
+    ftpd_vfs other;
+    cr_assert_eq(ftpd_vfs_init(&other, home), 0);
+    cr_expect_neq(other.root_fd, vfs.root_fd);
+    int fd = ftpd_vfs_open_read(&other, "/new.txt", FTPD_VFS_CSTR, NULL);
+    cr_expect_geq(fd, 0, "the new session sees the new home");
+    if (fd >= 0)
+        close(fd);
+    char buf[64];
+    cr_expect_eq(vread("/a.txt", buf, sizeof buf), 8,
+                 "the old session keeps the home it logged in to");
+    ftpd_vfs_close(&other);
 }

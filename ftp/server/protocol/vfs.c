@@ -10,6 +10,7 @@
  * over the physical names already validated, so no kernel ".." lookup is
  * ever made (a directory moved out of the home cannot be climbed out of). */
 #include "protocol/vfs.h"
+#include "protocol/homefd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -532,12 +533,11 @@ int ftpd_vfs_init(ftpd_vfs *vfs, const char *home)
         return -ENAMETOOLONG;
     }
     char *cwd = strdup("/");
-    int fd = cwd ? open(real, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+    int fd = cwd ? ftpd_homefd_acquire(real) : -ENOMEM;
     if (fd < 0) {
-        int e = cwd ? errno : ENOMEM;
         free(cwd);
         free(real);
-        return -e;
+        return fd;
     }
     vfs->root_real = real;
     vfs->root_real_len = rl;
@@ -548,8 +548,7 @@ int ftpd_vfs_init(ftpd_vfs *vfs, const char *home)
 
 void ftpd_vfs_close(ftpd_vfs *vfs)
 {
-    if (vfs->root_fd >= 0)
-        close(vfs->root_fd);
+    ftpd_homefd_release(vfs->root_fd);
     vfs->root_fd = -1;
     free(vfs->root_real);
     vfs->root_real = NULL;

@@ -60,7 +60,8 @@ typedef struct ftpd_vfs {
 
 /* Opens home (an absolute or relative host path, which must be a directory;
  * it is trusted, not a client path) and sets the current directory to "/".
- * Returns 0 or -errno; on error nothing is left open. */
+ * root_fd is shared with the other sessions of that home (homefd.h): use
+ * it, never close it.  Returns 0 or -errno; on error nothing is left open. */
 int ftpd_vfs_init(ftpd_vfs *vfs, const char *home);
 /* Closes the home descriptor and frees the paths.  Safe after a failed
  * init or a close. */
