@@ -41,7 +41,8 @@ ftpd_connlimit *ftpd_connlimit_create(unsigned max_total, unsigned max_per_ip)
                               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (cl == MAP_FAILED)
         return NULL;
-    memset(cl, 0, len);
+    /* Fresh anonymous memory reads as zeros; a memset would make all of
+     * it resident at start, not the entries in use. */
     pthread_mutexattr_t a;
     pthread_mutexattr_init(&a);
     pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);

@@ -50,7 +50,9 @@ ftpd_guard *ftpd_guard_create(unsigned capacity, unsigned ban_after,
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (g == MAP_FAILED)
         return NULL;
-    memset(g, 0, len);
+    /* Fresh anonymous memory reads as zeros; a memset would make all of
+     * it resident at start (the scans stop at used_end, so untouched
+     * entries stay so). */
     pthread_mutexattr_t a;
     pthread_mutexattr_init(&a);
     pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
