@@ -272,24 +272,25 @@ void ss_threading_mixin_server_close(ss_server *s)
     pthread_mutex_unlock(&p->lock);
 }
 
-size_t ss_threading_parked_threads(ss_server *s)
+/* The running or the parked threads, read under the lock: any thread. */
+static size_t thread_count(ss_server *s, bool parked)
 {
     if (!s->priv)
         return 0;
     pthread_mutex_lock(&s->priv->lock);
-    size_t n = s->priv->parked;
+    size_t n = parked ? s->priv->parked : s->priv->active_threads;
     pthread_mutex_unlock(&s->priv->lock);
     return n;
 }
 
+size_t ss_threading_parked_threads(ss_server *s)
+{
+    return thread_count(s, true);
+}
+
 size_t ss_threading_active_threads(ss_server *s)
 {
-    if (!s->priv)
-        return 0;
-    pthread_mutex_lock(&s->priv->lock);
-    size_t n = s->priv->active_threads;
-    pthread_mutex_unlock(&s->priv->lock);
-    return n;
+    return thread_count(s, false);
 }
 
 const ss_server_class ss_threading_tcp_server_class = {
