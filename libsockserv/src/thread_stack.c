@@ -8,6 +8,7 @@
  * current frame makes them zero-fill-on-demand again. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -15,8 +16,10 @@
 #include <sockserv/threading.h>
 
 /* The calling thread's stack, [stack_low, stack_high); 0 until asked.  Per
- * thread, so pthread_getattr_np runs once per thread, not per call. */
+ * thread, so pthread_getattr_np (and the main-thread check, two system
+ * calls) runs once per thread, not per call. */
 static _Thread_local uintptr_t stack_low, stack_high;
+static _Thread_local bool main_thread;
 
 /* Below the caller's frame address, what is kept: this function's own
  * frame and the return address of its call into madvise.  Everything
@@ -26,24 +29,27 @@ static _Thread_local uintptr_t stack_low, stack_high;
 
 int ss_thread_release_stack(void)
 {
-    /* The main thread's stack grows on demand and pthread_getattr_np
-     * guesses its bottom from the rlimit: its low part is not mapped. */
-    if (gettid() == getpid())
-        return -ENOTSUP;
-    if (!stack_low) {
-        pthread_attr_t a;
-        void *addr;
-        size_t size;
-        int rc = pthread_getattr_np(pthread_self(), &a);
-        if (rc)
-            return -rc;
-        rc = pthread_attr_getstack(&a, &addr, &size);
-        pthread_attr_destroy(&a);
-        if (rc)
-            return -rc;
-        stack_low = (uintptr_t)addr;
-        stack_high = stack_low + size;
+    if (!stack_low && !main_thread) {
+        /* The main thread's stack grows on demand and pthread_getattr_np
+         * guesses its bottom from the rlimit: its low part is not mapped. */
+        main_thread = gettid() == getpid();
+        if (!main_thread) {
+            pthread_attr_t a;
+            void *addr;
+            size_t size;
+            int rc = pthread_getattr_np(pthread_self(), &a);
+            if (rc)
+                return -rc;
+            rc = pthread_attr_getstack(&a, &addr, &size);
+            pthread_attr_destroy(&a);
+            if (rc)
+                return -rc;
+            stack_low = (uintptr_t)addr;
+            stack_high = stack_low + size;
+        }
     }
+    if (main_thread)
+        return -ENOTSUP;
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t low = (stack_low + page - 1) & ~(page - 1);
     /* The real frame even where a sanitizer moves locals off the stack. */
