@@ -429,8 +429,7 @@ Test(threading, thread_cache_runs_sequential_requests_on_one_thread,
     cr_expect_eq(count_tasks(), tasks0 - 1, "a thread was left"); /* serve stopped */
 }
 
-Test(threading, thread_cache_keeps_at_most_n_for_at_most_idle_seconds,
-     .timeout = 60)
+Test(threading, thread_cache_keeps_at_most_n, .timeout = 60)
 {
     mx_state st;
     mx_init(&st);
@@ -438,7 +437,7 @@ Test(threading, thread_cache_keeps_at_most_n_for_at_most_idle_seconds,
     make(&srv, &mx_threading_tcp, &blocking_handler_class, &st,
          SS_BIND_AND_ACTIVATE);
     srv.thread_cache = 2;
-    srv.thread_cache_idle = 0.5;
+    srv.thread_cache_idle = 60; /* none times out during the test */
     ct_serve serve;
     ct_serve_start(&serve, &srv, 0.02);
     int tasks0 = count_tasks();
@@ -451,10 +450,36 @@ Test(threading, thread_cache_keeps_at_most_n_for_at_most_idle_seconds,
     cr_assert(ct_wait_count(&st.left, 5, CT_DEADLINE));
     for (int i = 0; i < 5; i++)
         ct_close(fds[i]);
-    /* Two wait for work, the other three exit; then the two time out. */
+    /* Two wait for work, the other three exit. */
     cr_assert(tc_parked_is(&srv, 2), "two threads did not park");
-    cr_expect_leq(ss_threading_parked_threads(&srv), 2);
-    cr_assert(tc_parked_is(&srv, 0), "parked threads did not time out");
+    tc_wait w = {.tasks = tasks0 + 2};
+    cr_expect(ct_wait_for(tc_tasks_pred, &w, CT_DEADLINE),
+              "%d threads left, not 2", count_tasks() - tasks0);
+    cr_expect_eq(count_tasks(), tasks0 + 2);
+    cr_expect_eq(ss_threading_parked_threads(&srv), 2);
+    cr_assert_eq(ct_serve_stop(&serve), 0);
+    double t0 = ts_now();
+    ss_server_close(&srv);
+    cr_expect_lt(ts_now() - t0, 5.0, "server_close waited for parked threads");
+    cr_expect_eq(count_tasks(), tasks0 - 1, "a thread was left"); /* serve stopped */
+}
+
+Test(threading, thread_cache_threads_exit_after_idle_seconds, .timeout = 60)
+{
+    mx_state st;
+    mx_init(&st);
+    ss_server srv;
+    make(&srv, &mx_threading_tcp, &tc_handler_class, &st,
+         SS_BIND_AND_ACTIVATE);
+    srv.thread_cache = 2;
+    srv.thread_cache_idle = 3;
+    ct_serve serve;
+    ct_serve_start(&serve, &srv, 0.02);
+    int tasks0 = count_tasks();
+    ct_echo_check(&srv.server_address, SOCK_STREAM);
+    cr_assert(tc_parked_is(&srv, 1), "the thread did not park");
+    /* Then it leaves by itself, with nobody asking. */
+    cr_assert(tc_parked_is(&srv, 0), "the parked thread did not time out");
     tc_wait w = {.tasks = tasks0};
     cr_expect(ct_wait_for(tc_tasks_pred, &w, CT_DEADLINE), "%d threads left",
               count_tasks() - tasks0);
